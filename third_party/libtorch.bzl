@@ -1,0 +1,47 @@
+"""Repository rule for libtorch from the PyPI torch wheel in .venv.
+
+deploy/setup.sh installs the pinned torch wheel into the project-local virtual
+environment. This rule links its include/ directory into an external
+repository and writes a BUILD that links the shared libraries by absolute path
+with an rpath, so the wheel's own $ORIGIN-relative rpaths (which find the
+nvidia-* CUDA runtime packages beside it) keep working.
+"""
+
+def _libtorch_repository_impl(rctx):
+    workspace = rctx.path(Label("//:WORKSPACE")).dirname
+    torch = workspace.get_child(".venv").get_child("lib").get_child(rctx.attr.python).get_child("site-packages").get_child("torch")
+    if not torch.get_child("lib").get_child("libtorch_cpu.so").exists:
+        fail("libtorch not found at %s: run deploy/setup.sh first" % torch)
+    rctx.symlink(torch.get_child("include"), "include")
+    lib = str(torch.get_child("lib"))
+    nvidia = str(torch.dirname.get_child("nvidia"))
+    rctx.file("BUILD", """
+package(default_visibility = ["//visibility:public"])
+
+# The CPU path: headers plus libtorch_cpu and libc10.
+cc_library(
+    name = "libtorch",
+    hdrs = glob(["include/**/*.h", "include/**/*.hpp", "include/**/*.cuh"]),
+    includes = ["include", "include/torch/csrc/api/include"],
+    linkopts = ["-L{lib}", "-Wl,-rpath,{lib}", "-ltorch", "-ltorch_cpu", "-lc10"],
+)
+
+# The CUDA path: linked with --no-as-needed so that libtorch_cuda's kernels
+# register themselves at load time. The binary still runs without a GPU:
+# the CUDA runtime comes from the wheel's nvidia-* packages and loads without
+# a driver, and torch::cuda::is_available() is then false.
+cc_library(
+    name = "libtorch_cuda",
+    linkopts = [
+        "-Wl,--no-as-needed", "-ltorch_cuda", "-lc10_cuda", "-Wl,--as-needed",
+        "-Wl,-rpath-link,{lib}",
+    ] + ["-Wl,-rpath-link,{nvidia}/" + d + "/lib" for d in {nvidia_dirs}],
+    deps = [":libtorch"],
+)
+""".format(lib = lib, nvidia = nvidia, nvidia_dirs = repr([d.basename for d in rctx.path(nvidia).readdir()] if rctx.path(nvidia).exists else [])))
+
+libtorch_repository = repository_rule(
+    implementation = _libtorch_repository_impl,
+    attrs = {"python": attr.string(default = "python3.11")},
+    local = True,
+)
