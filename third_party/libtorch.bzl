@@ -2,17 +2,24 @@
 
 deploy/setup.sh installs the pinned torch wheel into the project-local virtual
 environment. This rule links its include/ directory into an external
-repository and writes a BUILD that links the shared libraries by absolute path
+repository (see _SHADOWING_HEADER_DIRS) and writes a BUILD that links the shared libraries by absolute path
 with an rpath, so the wheel's own $ORIGIN-relative rpaths (which find the
 nvidia-* CUDA runtime packages beside it) keep working.
 """
+
+_SHADOWING_HEADER_DIRS = ["google", "fmt", "pybind11"]
 
 def _libtorch_repository_impl(rctx):
     workspace = rctx.path(Label("//:WORKSPACE")).dirname
     torch = workspace.get_child(".venv").get_child("lib").get_child(rctx.attr.python).get_child("site-packages").get_child("torch")
     if not torch.get_child("lib").get_child("libtorch_cpu.so").exists:
         fail("libtorch not found at %s: run deploy/setup.sh first" % torch)
-    rctx.symlink(torch.get_child("include"), "include")
+    # Expose torch's headers, except the third-party copies it bundles that
+    # Debian also provides in another version (protobuf for gRPC, fmt for
+    # spdlog): seen first on the include path, they would shadow Debian's.
+    for entry in torch.get_child("include").readdir():
+        if entry.basename not in _SHADOWING_HEADER_DIRS:
+            rctx.symlink(entry, "include/" + entry.basename)
     lib = str(torch.get_child("lib"))
     nvidia = str(torch.dirname.get_child("nvidia"))
     rctx.file("BUILD", """

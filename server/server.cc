@@ -1,0 +1,61 @@
+#include "server/server.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "server/service.h"
+#include "spdlog/spdlog.h"
+
+namespace ccs::server {
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    const ServerOptions& options) {
+  if (options.max_receive_message_bytes <= 0 ||
+      options.max_send_message_bytes <= 0) {
+    return absl::InvalidArgumentError(
+        "message size limits must be positive byte counts");
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  auto service = std::make_unique<ContextCompressionService>(options.limits);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen_address,
+                           grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_send_message_bytes);
+  builder.RegisterService(service.get());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", options.listen_address,
+        ": the address is malformed or the port is in use"));
+  }
+  server->GetHealthCheckService()->SetServingStatus(true);
+  return std::unique_ptr<Server>(
+      new Server(std::move(service), std::move(server), port));
+}
+
+Server::Server(std::unique_ptr<ContextCompressionService> service,
+               std::unique_ptr<grpc::Server> server, int port)
+    : service_(std::move(service)), server_(std::move(server)), port_(port) {}
+
+Server::~Server() {
+  if (!shut_down_) Shutdown(absl::ZeroDuration());
+}
+
+void Server::Shutdown(absl::Duration drain) {
+  shut_down_ = true;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  const auto deadline =
+      std::chrono::system_clock::now() + absl::ToChronoMilliseconds(drain);
+  server_->Shutdown(deadline);
+  server_->Wait();
+}
+
+}  // namespace ccs::server

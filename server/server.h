@@ -1,0 +1,71 @@
+// The gRPC server around ContextCompressionService: listening port, message
+// limits, the standard health service and server reflection, and a bounded
+// graceful shutdown.
+//
+//   ServerOptions options;
+//   options.listen_address = "127.0.0.1:0";   // port 0: pick a free one
+//   absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(options);
+//   ... (*server)->port() ...
+//   (*server)->Shutdown(absl::Seconds(10));   // drain, then cancel the rest
+//
+// Thread-safety: Shutdown may be called from any thread, once.
+#ifndef CCS_SERVER_SERVER_H_
+#define CCS_SERVER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/validation.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace ccs::server {
+
+class ContextCompressionService;
+
+struct ServerOptions {
+  // host:port to listen on; port 0 picks a free port (see Server::port()).
+  std::string listen_address = "0.0.0.0:50051";
+  // Largest request and response message, bytes. gRPC answers
+  // RESOURCE_EXHAUSTED for a larger one.
+  int max_receive_message_bytes = 64 << 20;
+  int max_send_message_bytes = 64 << 20;
+  RequestLimits limits;
+};
+
+class Server {
+ public:
+  // Starts serving. Errors: INVALID_ARGUMENT for bad options, UNAVAILABLE if
+  // the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(
+      const ServerOptions& options);
+
+  ~Server();  // Shuts down with no drain time if Shutdown was not called.
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The port actually bound.
+  int port() const { return port_; }
+
+  // Marks the service NOT_SERVING for health checks, stops accepting calls,
+  // lets in-flight calls finish for up to `drain`, then cancels the rest.
+  // Returns once every call has ended.
+  void Shutdown(absl::Duration drain);
+
+ private:
+  Server(std::unique_ptr<ContextCompressionService> service,
+         std::unique_ptr<grpc::Server> server, int port);
+
+  const std::unique_ptr<ContextCompressionService> service_;
+  const std::unique_ptr<grpc::Server> server_;
+  const int port_;
+  bool shut_down_ = false;
+};
+
+}  // namespace ccs::server
+
+#endif  // CCS_SERVER_SERVER_H_
