@@ -22,8 +22,19 @@ def _libtorch_repository_impl(rctx):
             rctx.symlink(entry, "include/" + entry.basename)
     lib = str(torch.get_child("lib"))
     nvidia = str(torch.dirname.get_child("nvidia"))
+    # The virtual environment's Python, for build-time reference fixtures
+    # (Hugging Face transformers, tokenizers, safetensors).
+    rctx.file("python.sh", """#!/bin/sh
+exec "{venv}/bin/python" "$@"
+""".format(venv = str(workspace.get_child(".venv"))), executable = True)
     rctx.file("BUILD", """
 package(default_visibility = ["//visibility:public"])
+
+# Runs the .venv Python: `tools = ["@libtorch//:python"]` in a genrule.
+sh_binary(
+    name = "python",
+    srcs = ["python.sh"],
+)
 
 # The CPU path: headers plus libtorch_cpu and libc10.
 cc_library(
