@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <system_error>
 
@@ -23,6 +24,9 @@
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
           "host:port for gRPC; port 0 picks a free port (printed at start)");
+ABSL_FLAG(std::string, port_file, "",
+          "if set, the bound port is written to this file once serving "
+          "(for scripts and tests that use --listen=host:0)");
 ABSL_FLAG(std::string, device, "cpu", "where models run: cpu, cuda or cuda:N");
 ABSL_FLAG(int, threads, 0,
           "threads for model work (libtorch intra-op); 0 = all cores");
@@ -100,6 +104,22 @@ void PrepareDataDir() {
   }
 }
 
+// Writes the port to --port_file atomically (write, then rename), so a
+// reader never sees a partial number.
+void WritePortFile(int port) {
+  const std::string path = absl::GetFlag(FLAGS_port_file);
+  if (path.empty()) return;
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream file(temporary);
+    file << port << "\n";
+    if (!file) Fail(absl::StrCat("--port_file=", path, ": cannot write it"));
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) Fail(absl::StrCat("--port_file=", path, ": ", error.message()));
+}
+
 // Blocks SIGINT and SIGTERM in this thread and every thread started after
 // it, so that WaitForStopSignal can take them synchronously: no handler, no
 // global state.
@@ -156,6 +176,7 @@ int main(int argc, char** argv) {
   spdlog::info("serving ccs.v1.ContextCompression on port {} "
                "(health and reflection enabled)",
                (*server)->port());
+  WritePortFile((*server)->port());
 
   const int signal = WaitForStopSignal(stop_signals);
   const absl::Duration drain = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));

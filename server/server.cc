@@ -36,7 +36,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
         "cannot listen on ", options.listen_address,
         ": the address is malformed or the port is in use"));
   }
-  server->GetHealthCheckService()->SetServingStatus(true);
+  server->GetHealthCheckService()->SetServingStatus(
+      v1::ContextCompression::service_full_name(), true);
   return std::unique_ptr<Server>(
       new Server(std::move(service), std::move(server), port));
 }
