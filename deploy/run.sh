@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Sets up (deploy/setup.sh), builds the server and the CLI, and runs the
+# server in the foreground on its default model. Extra arguments go to the
+# server, e.g.  deploy/run.sh --listen=0.0.0.0:50051 --threads=2
+# Stop it with Ctrl-C (SIGINT) or SIGTERM: in-flight calls drain first.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+deploy/setup.sh
+echo "[run] building //server:ccs_server and //client:ccs"
+bazel build -c opt //server:ccs_server //client:ccs
+echo "[run] starting the server; in another terminal: bazel-bin/client/ccs health"
+exec bazel-bin/server/ccs_server "$@"
