@@ -9,6 +9,6 @@ cd "$root"
 
 deploy/setup.sh
 echo "[run] building //server:ccs_server and //client:ccs"
-bazel build -c opt //server:ccs_server //client:ccs
+bazel build //server:ccs_server //client:ccs
 echo "[run] starting the server; in another terminal: bazel-bin/client/ccs health"
 exec bazel-bin/server/ccs_server "$@"

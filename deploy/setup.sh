@@ -7,6 +7,9 @@
 #
 # Usage: deploy/setup.sh            install what is missing
 #        deploy/setup.sh --check    only report what is missing (exit 1 if any)
+#        deploy/setup.sh --runtime  only the run-time Debian packages
+#                                   (deploy/debian-runtime-packages.txt; the
+#                                   Docker image's final stage)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,7 +17,13 @@ packages_file="$root/deploy/debian-packages.txt"
 requirements="$root/deploy/requirements.txt"
 venv="$root/.venv"
 check_only=0
-[[ "${1:-}" == "--check" ]] && check_only=1
+runtime_only=0
+case "${1:-}" in
+  "") ;;
+  --check) check_only=1 ;;
+  --runtime) runtime_only=1; packages_file="$root/deploy/debian-runtime-packages.txt" ;;
+  *) echo "usage: deploy/setup.sh [--check | --runtime]" >&2; exit 2 ;;
+esac
 
 say() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -49,6 +58,11 @@ else
   $sudo apt-get update -qq || die "apt-get update failed (is a Debian mirror reachable?)"
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" \
     || die "apt-get install failed for: ${missing[*]}"
+fi
+
+if ((runtime_only)); then
+  say "ready: run-time Debian packages"
+  exit 0
 fi
 
 # --- 2. PyPI packages into .venv ----------------------------------------------
