@@ -105,4 +105,4 @@ else
   "$venv/bin/python" "$root/deploy/build_base_model.py" --out "$base_model" --cache "$root/.cache/pypi" \
     || die "could not build the base model (see the message above)"
 fi
-say "ready: Debian packages .venv and the base model ($("$venv/bin/python" -c 'import torch; print("torch", torch.__version__)'))"
+say "ready: Debian packages, .venv and the base model ($("$venv/bin/python" -c 'import torch; print("torch", torch.__version__)'))"

@@ -63,3 +63,29 @@ libtorch_repository = repository_rule(
     attrs = {"python": attr.string(default = "python3.11")},
     local = True,
 )
+
+def _base_model_repository_impl(rctx):
+    workspace = rctx.path(Label("//:WORKSPACE")).dirname
+    model = workspace.get_child("models").get_child(rctx.attr.directory)
+    if not model.get_child("MANIFEST.json").exists:
+        fail("base model not found at %s: run deploy/setup.sh first" % model)
+    for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "MANIFEST.json"]:
+        rctx.symlink(model.get_child(name), name)
+    rctx.file("BUILD", """
+package(default_visibility = ["//visibility:public"])
+
+exports_files(glob(["*.json", "*.safetensors"]))
+
+filegroup(
+    name = "files",
+    srcs = glob(["*.json", "*.safetensors"]),
+)
+""")
+
+# The base model built by deploy/setup.sh (models/<directory>), for tests and
+# benchmarks: @smollm2//:tokenizer.json, @smollm2//:files.
+base_model_repository = repository_rule(
+    implementation = _base_model_repository_impl,
+    attrs = {"directory": attr.string(mandatory = True)},
+    local = True,
+)
