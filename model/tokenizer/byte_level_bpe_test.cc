@@ -35,6 +35,13 @@ std::unique_ptr<Tokenizer> LoadOrDie(const std::string& path,
   return tokenizer.ok() ? *std::move(tokenizer) : nullptr;
 }
 
+// The GPT-NeoX tokenizer, loaded once for all tests (null if it fails).
+const Tokenizer* Neox() {
+  static const Tokenizer* const tokenizer =
+      LoadOrDie(absl::StrCat(kNeoxDir, "tokenizer.json")).release();
+  return tokenizer;
+}
+
 Json ReadJson(const std::string& path) {
   absl::StatusOr<std::string> text = testing::ReadFile(testing::RunfilePath(path));
   EXPECT_TRUE(text.ok()) << text.status();
@@ -60,8 +67,7 @@ const std::set<std::string>& KnownAnswersThatDisagreeWithHuggingFace() {
 }
 
 TEST(ByteLevelBpeTest, GptNeoxKnownAnswers) {
-  const std::unique_ptr<Tokenizer> tokenizer =
-      LoadOrDie(absl::StrCat(kNeoxDir, "tokenizer.json"));
+  const Tokenizer* tokenizer = Neox();
   ASSERT_NE(tokenizer, nullptr);
   std::map<std::string, std::vector<int32_t>> hugging_face;
   const Json fixture = ReadJson("model/tokenizer/testdata/neox_cases.json");
@@ -132,8 +138,7 @@ INSTANTIATE_TEST_SUITE_P(Variants, HuggingFaceFixtureTest,
                                            "digit_runs"));
 
 TEST(ByteLevelBpeTest, GptNeoxVocabularyAndSpecialTokens) {
-  const std::unique_ptr<Tokenizer> tokenizer =
-      LoadOrDie(absl::StrCat(kNeoxDir, "tokenizer.json"));
+  const Tokenizer* tokenizer = Neox();
   ASSERT_NE(tokenizer, nullptr);
   EXPECT_EQ(tokenizer->vocab_size(), 50277);
   EXPECT_EQ(tokenizer->TokenToId("<|endoftext|>"), 0);
@@ -153,8 +158,7 @@ TEST(ByteLevelBpeTest, GptNeoxVocabularyAndSpecialTokens) {
 }
 
 TEST(ByteLevelBpeTest, AddBosAndEos) {
-  const std::unique_ptr<Tokenizer> tokenizer =
-      LoadOrDie(absl::StrCat(kNeoxDir, "tokenizer.json"));
+  const Tokenizer* tokenizer = Neox();
   ASSERT_NE(tokenizer, nullptr);
   const std::vector<int32_t> plain = tokenizer->Encode("Hello world").value();
   const std::vector<int32_t> both =
@@ -166,8 +170,7 @@ TEST(ByteLevelBpeTest, AddBosAndEos) {
 }
 
 TEST(ByteLevelBpeTest, SpecialTokensInUntrustedTextAreEncodedAsText) {
-  const std::unique_ptr<Tokenizer> tokenizer =
-      LoadOrDie(absl::StrCat(kNeoxDir, "tokenizer.json"));
+  const Tokenizer* tokenizer = Neox();
   ASSERT_NE(tokenizer, nullptr);
   const std::string text = "a<|endoftext|>b<|padding|>   c";
   const std::vector<int32_t> parsed = tokenizer->Encode(text).value();
@@ -204,8 +207,7 @@ TEST(ByteLevelBpeTest, SpecialIdsFromOptionsAndConfig) {
 }
 
 TEST(ByteLevelBpeTest, DecodeRejectsIdsOutsideTheVocabulary) {
-  const std::unique_ptr<Tokenizer> tokenizer =
-      LoadOrDie(absl::StrCat(kNeoxDir, "tokenizer.json"));
+  const Tokenizer* tokenizer = Neox();
   ASSERT_NE(tokenizer, nullptr);
   for (const int32_t id : {-1, 50277, 50303}) {
     absl::StatusOr<std::string> text = tokenizer->Decode({12092, id});

@@ -29,15 +29,19 @@ constexpr char kMultilingual[] =
     "ព្រះរាជាណាចក្រកម្ពុជា \U0001F680 \U0001F636\u200d\U0001F32B\ufe0f "
     "\U0001F468\u200d\U0001F469\u200d\U0001F467 e\u0301 \U0001F1E9\U0001F1EA 42\u00bd\n\t end";
 
-std::unique_ptr<Tokenizer> LoadNeox() {
-  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
-      LoadTokenizer(testing::RunfilePath(absl::StrCat(kNeoxDir, "/tokenizer.json")));
-  EXPECT_TRUE(tokenizer.ok()) << tokenizer.status();
-  return tokenizer.ok() ? *std::move(tokenizer) : nullptr;
+// The GPT-NeoX tokenizer, loaded once for all tests (null if it fails).
+const Tokenizer* Neox() {
+  static const Tokenizer* const tokenizer = [] {
+    absl::StatusOr<std::unique_ptr<Tokenizer>> loaded =
+        LoadTokenizer(testing::RunfilePath(absl::StrCat(kNeoxDir, "/tokenizer.json")));
+    EXPECT_TRUE(loaded.ok()) << loaded.status();
+    return loaded.ok() ? loaded->release() : nullptr;
+  }();
+  return tokenizer;
 }
 
 TEST(LoadTokenizerTest, PicksByFileOrDirectory) {
-  const std::unique_ptr<Tokenizer> from_file = LoadNeox();
+  const Tokenizer* from_file = Neox();
   ASSERT_NE(from_file, nullptr);
   absl::StatusOr<std::unique_ptr<Tokenizer>> from_dir =
       LoadTokenizer(testing::RunfilePath(kNeoxDir));
@@ -74,7 +78,7 @@ TEST(LoadTokenizerTest, ErrorsSayWhatIsWrong) {
 }
 
 TEST(TokenizerTest, RejectsInvalidUtf8NamingTheOffset) {
-  const std::unique_ptr<Tokenizer> tokenizer = LoadNeox();
+  const Tokenizer* tokenizer = Neox();
   ASSERT_NE(tokenizer, nullptr);
   struct Case {
     std::string text;
@@ -98,7 +102,7 @@ TEST(TokenizerTest, RejectsInvalidUtf8NamingTheOffset) {
 }
 
 TEST(StreamingDetokenizerTest, YieldsTheFullDecodeInWholeCharacters) {
-  const std::unique_ptr<Tokenizer> tokenizer = LoadNeox();
+  const Tokenizer* tokenizer = Neox();
   ASSERT_NE(tokenizer, nullptr);
   const std::vector<int32_t> ids = tokenizer->Encode(kMultilingual).value();
   const std::string full = tokenizer->Decode(ids).value();
@@ -121,7 +125,7 @@ TEST(StreamingDetokenizerTest, YieldsTheFullDecodeInWholeCharacters) {
 }
 
 TEST(StreamingDetokenizerTest, IncompleteAndInvalidBytesBecomeReplacementCharacters) {
-  const std::unique_ptr<Tokenizer> tokenizer = LoadNeox();
+  const Tokenizer* tokenizer = Neox();
   ASSERT_NE(tokenizer, nullptr);
   // Byte-level stand-ins: "ä" is byte 0xE4 (starts a 3-byte character) and
   // "©" is byte 0xA9 (a continuation byte, invalid on its own).
@@ -142,7 +146,7 @@ TEST(StreamingDetokenizerTest, IncompleteAndInvalidBytesBecomeReplacementCharact
 }
 
 TEST(StreamingDetokenizerTest, BadIdLeavesTheStreamUnchanged) {
-  const std::unique_ptr<Tokenizer> tokenizer = LoadNeox();
+  const Tokenizer* tokenizer = Neox();
   ASSERT_NE(tokenizer, nullptr);
   const std::vector<int32_t> ids = tokenizer->Encode("\U0001F680 go").value();
   StreamingDetokenizer stream(*tokenizer);
@@ -155,7 +159,7 @@ TEST(StreamingDetokenizerTest, BadIdLeavesTheStreamUnchanged) {
 }
 
 TEST(StreamingDetokenizerTest, SkipsSpecialTokensWhenAsked) {
-  const std::unique_ptr<Tokenizer> tokenizer = LoadNeox();
+  const Tokenizer* tokenizer = Neox();
   ASSERT_NE(tokenizer, nullptr);
   const std::vector<int32_t> ids = tokenizer->Encode("<|endoftext|>hi<|padding|>").value();
   StreamingDetokenizer keep(*tokenizer);
