@@ -27,8 +27,9 @@ using tokenizer_internal::BpeModel;
 using tokenizer_internal::PreTokenizer;
 using tokenizer_internal::TextSegment;
 
-// Ids above this are refused rather than allocated for.
-constexpr int64_t kMaxId = int64_t{1} << 24;
+// Ids from this on are refused rather than allocated for (vocabularies have
+// at most a few hundred thousand tokens).
+constexpr int64_t kMaxId = int64_t{1} << 21;
 
 // The special ids of one tokenizer.
 struct SpecialIds {

@@ -135,7 +135,7 @@ TEST_P(HuggingFaceFixtureTest, MatchesHuggingFaceExactly) {
 
 INSTANTIATE_TEST_SUITE_P(Variants, HuggingFaceFixtureTest,
                          ::testing::Values("neox", "prefix_space", "smollm2_style",
-                                           "digit_runs"));
+                                           "digit_runs", "no_regex"));
 
 TEST(ByteLevelBpeTest, GptNeoxVocabularyAndSpecialTokens) {
   const Tokenizer* tokenizer = Neox();

@@ -15,6 +15,7 @@ do not):
                      ByteLevel]; lstrip/rstrip special tokens; an added
                      non-special, non-normalized token
   digit_runs         Sequence[Digits(runs), ByteLevel add_prefix_space]
+  no_regex           ByteLevel use_regex=false: no splitting at all
 
 cases_out holds {"cases": [{"text", "ids", "decoded", "decoded_skip_special"}]}
 with ids = encode(text, add_special_tokens=False).ids and the two decodes of
@@ -56,6 +57,8 @@ def make_variant(source, variant):
         j["added_tokens"].append({
             "id": next_id, "content": EXTRA_TOKEN, "single_word": False, "lstrip": False,
             "rstrip": False, "normalized": False, "special": False})
+    elif variant == "no_regex":
+        j["pre_tokenizer"]["use_regex"] = False
     elif variant == "digit_runs":
         j["pre_tokenizer"] = {
             "type": "Sequence",

@@ -72,8 +72,24 @@ class SentencePieceTokenizer final : public Tokenizer {
   size_t UserDefinedPrefix(absl::string_view text) const;
   // SentencePiece's Normalizer::Normalize without a character map.
   std::string Normalize(absl::string_view text) const;
+  // A symbol of SentencePiece's BPE: a piece of the normalized text.
+  struct Symbol {
+    int prev;  // index of the symbol before, -1 at the start
+    int next;  // index of the symbol after, -1 at the end
+    bool freeze;  // a user-defined symbol: never merged
+    absl::string_view piece;  // empty once merged into the symbol before
+  };
+  // Unused piece -> the two pieces it was merged from.
+  using ReverseMerges =
+      absl::flat_hash_map<absl::string_view, std::pair<absl::string_view, absl::string_view>>;
+
   // SentencePiece's bpe::Model::Encode plus the processor's byte fallback.
   void EncodeNormalized(absl::string_view normalized, std::vector<int32_t>* ids) const;
+  // The initial symbols: user-defined symbols and single characters.
+  std::vector<Symbol> SplitSymbols(absl::string_view normalized) const;
+  // Merges the best-scoring pair (the leftmost among equals) until none is
+  // a piece, recording how unused pieces were made.
+  void MergeSymbols(std::vector<Symbol>* symbols, ReverseMerges* rev_merge) const;
   // Appends the id of one piece of the result; *last_unknown: whether the
   // piece before was unknown (runs of unknown pieces become one <unk>).
   void AppendPiece(absl::string_view piece, bool* last_unknown,
@@ -259,23 +275,8 @@ void SentencePieceTokenizer::AppendPiece(absl::string_view piece, bool* last_unk
   *last_unknown = unknown;
 }
 
-void SentencePieceTokenizer::EncodeNormalized(absl::string_view normalized,
-                                              std::vector<int32_t>* ids) const {
-  struct Symbol {
-    int prev;
-    int next;
-    bool freeze;  // a user-defined symbol: never merged
-    absl::string_view piece;
-  };
-  struct Pair {
-    float score;
-    int left;
-    int right;
-    size_t size;
-    bool operator<(const Pair& o) const {  // best: highest score, then leftmost
-      return score != o.score ? score < o.score : left > o.left;
-    }
-  };
+std::vector<SentencePieceTokenizer::Symbol> SentencePieceTokenizer::SplitSymbols(
+    absl::string_view normalized) const {
   std::vector<Symbol> symbols;
   symbols.reserve(normalized.size());
   for (size_t pos = 0; pos < normalized.size();) {
@@ -288,9 +289,22 @@ void SentencePieceTokenizer::EncodeNormalized(absl::string_view normalized,
     pos += length;
     if (pos < normalized.size()) symbols.back().next = index + 1;
   }
+  return symbols;
+}
+
+void SentencePieceTokenizer::MergeSymbols(std::vector<Symbol>* symbols_ptr,
+                                          ReverseMerges* rev_merge) const {
+  std::vector<Symbol>& symbols = *symbols_ptr;
+  struct Pair {
+    float score;
+    int left;
+    int right;
+    size_t size;
+    bool operator<(const Pair& o) const {  // best: highest score, then leftmost
+      return score != o.score ? score < o.score : left > o.left;
+    }
+  };
   std::priority_queue<Pair> agenda;
-  // Reverse merges of unused pieces, for resegmentation.
-  absl::flat_hash_map<absl::string_view, std::pair<absl::string_view, absl::string_view>> rev_merge;
   const auto maybe_add_pair = [&](int left, int right) {
     if (left < 0 || right < 0 || symbols[left].freeze || symbols[right].freeze) return;
     const absl::string_view piece(symbols[left].piece.data(),
@@ -299,7 +313,7 @@ void SentencePieceTokenizer::EncodeNormalized(absl::string_view normalized,
     if (it == normal_.end()) return;
     agenda.push({model_.pieces[it->second].score, left, right, piece.size()});
     if (model_.pieces[it->second].type == Type::kUnused) {
-      rev_merge[piece] = {symbols[left].piece, symbols[right].piece};
+      (*rev_merge)[piece] = {symbols[left].piece, symbols[right].piece};
     }
   };
   for (size_t i = 1; i < symbols.size(); ++i) maybe_add_pair(static_cast<int>(i) - 1, i);
@@ -319,6 +333,13 @@ void SentencePieceTokenizer::EncodeNormalized(absl::string_view normalized,
     maybe_add_pair(left.prev, top.left);
     maybe_add_pair(top.left, left.next);
   }
+}
+
+void SentencePieceTokenizer::EncodeNormalized(absl::string_view normalized,
+                                              std::vector<int32_t>* ids) const {
+  std::vector<Symbol> symbols = SplitSymbols(normalized);
+  ReverseMerges rev_merge;
+  MergeSymbols(&symbols, &rev_merge);
   // Unused pieces are split back into the pieces they were merged from.
   std::vector<absl::string_view> stack;
   bool last_unknown = false;
@@ -328,8 +349,7 @@ void SentencePieceTokenizer::EncodeNormalized(absl::string_view normalized,
       const absl::string_view piece = stack.back();
       stack.pop_back();
       const auto it = has_unused_ ? rev_merge.find(piece) : rev_merge.end();
-      const int32_t id = PieceToId(piece);
-      if (it != rev_merge.end() && model_.pieces[id].type == Type::kUnused) {
+      if (it != rev_merge.end() && model_.pieces[PieceToId(piece)].type == Type::kUnused) {
         stack.push_back(it->second.second);
         stack.push_back(it->second.first);
         continue;

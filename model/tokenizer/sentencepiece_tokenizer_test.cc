@@ -283,6 +283,23 @@ TEST(SentencePieceTokenizerTest, RejectsMalformedModels) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseSentencePieceTokenizer("{\"model\": {}}").status().code(),
             absl::StatusCode::kInvalidArgument);
+
+  // Corrupted models load or fail cleanly, and what loads encodes safely.
+  std::mt19937 rng(5);
+  int loaded = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string corrupt = model;
+    for (int k = 1 + rng() % 4; k > 0; --k) corrupt[rng() % corrupt.size()] = rng() % 256;
+    absl::StatusOr<std::unique_ptr<Tokenizer>> t = ParseSentencePieceTokenizer(corrupt);
+    if (!t.ok()) continue;
+    ++loaded;
+    for (const std::string& text : {"the quick fox", "  caf\u00e9 \U0001F680 <tool>"}) {
+      absl::StatusOr<std::vector<int32_t>> ids = (*t)->Encode(text);
+      ASSERT_TRUE(ids.ok()) << ids.status();
+      EXPECT_TRUE((*t)->Decode(*ids).ok());
+    }
+  }
+  EXPECT_GT(loaded, 0);
 }
 
 }  // namespace

@@ -121,6 +121,59 @@ const BpeModel::Merge* BpeModel::FindMerge(int32_t left, int32_t right) const {
   return it == merges_.end() ? nullptr : &it->second;
 }
 
+namespace {
+
+struct Symbol {
+  int32_t id;
+  int32_t prev;  // index of the symbol before, -1 at the start
+  int32_t next;  // index of the symbol after, -1 at the end
+  bool removed;  // merged into the symbol before it
+};
+
+// Merges `symbols` in place as Hugging Face's BPE does: the lowest-ranked
+// pair first, the leftmost among equal ranks; `find_merge(left, right)`
+// returns the merge of two ids or null.
+template <typename FindMerge>
+void MergeSymbols(const FindMerge& find_merge, std::vector<Symbol>* symbols_ptr) {
+  std::vector<Symbol>& symbols = *symbols_ptr;
+  struct Candidate {
+    int32_t rank;
+    int32_t pos;  // index of the left symbol
+    int32_t new_id;
+    bool operator>(const Candidate& o) const {
+      return rank != o.rank ? rank > o.rank : pos > o.pos;
+    }
+  };
+  std::vector<Candidate> heap;
+  const auto push = [&](int32_t pos, int32_t left_id, int32_t right_id) {
+    if (const auto* m = find_merge(left_id, right_id)) {
+      heap.push_back({m->rank, pos, m->new_id});
+      std::push_heap(heap.begin(), heap.end(), std::greater<Candidate>());
+    }
+  };
+  for (int32_t i = 0; i + 1 < static_cast<int32_t>(symbols.size()); ++i) {
+    push(i, symbols[i].id, symbols[i + 1].id);
+  }
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), std::greater<Candidate>());
+    const Candidate top = heap.back();
+    heap.pop_back();
+    Symbol& left = symbols[top.pos];
+    if (left.removed || left.next < 0) continue;
+    Symbol& right = symbols[left.next];
+    const auto* current = find_merge(left.id, right.id);
+    if (current == nullptr || current->new_id != top.new_id) continue;  // stale
+    left.id = top.new_id;
+    right.removed = true;
+    left.next = right.next;
+    if (left.next >= 0) symbols[left.next].prev = top.pos;
+    if (left.prev >= 0) push(left.prev, symbols[left.prev].id, left.id);
+    if (left.next >= 0) push(top.pos, left.id, symbols[left.next].id);
+  }
+}
+
+}  // namespace
+
 void BpeModel::EncodeWord(absl::string_view bytes, std::vector<int32_t>* ids) const {
   if (ignore_merges_) {
     const auto it = bytes_to_id_.find(bytes);
@@ -129,12 +182,6 @@ void BpeModel::EncodeWord(absl::string_view bytes, std::vector<int32_t>* ids) co
       return;
     }
   }
-  struct Symbol {
-    int32_t id;
-    int32_t prev;  // index of the symbol before, -1 at the start
-    int32_t next;  // index of the symbol after, -1 at the end
-    bool removed;  // merged into the symbol before it
-  };
   std::vector<Symbol> symbols;
   symbols.reserve(bytes.size());
   bool last_unknown = false;
@@ -151,44 +198,8 @@ void BpeModel::EncodeWord(absl::string_view bytes, std::vector<int32_t>* ids) co
     symbols.push_back({id, index - 1, -1, false});
     if (index > 0) symbols[index - 1].next = index;
   }
-
-  // Merge the lowest-ranked pair first, the leftmost among equal ranks.
-  struct Candidate {
-    int32_t rank;
-    int32_t pos;  // index of the left symbol
-    int32_t new_id;
-    bool operator>(const Candidate& o) const {
-      return rank != o.rank ? rank > o.rank : pos > o.pos;
-    }
-  };
-  std::vector<Candidate> heap;
-  const auto push = [&](int32_t pos, const Merge& m) {
-    heap.push_back({m.rank, pos, m.new_id});
-    std::push_heap(heap.begin(), heap.end(), std::greater<Candidate>());
-  };
-  for (int32_t i = 0; i + 1 < static_cast<int32_t>(symbols.size()); ++i) {
-    if (const Merge* m = FindMerge(symbols[i].id, symbols[i + 1].id)) push(i, *m);
-  }
-  while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), std::greater<Candidate>());
-    const Candidate top = heap.back();
-    heap.pop_back();
-    Symbol& left = symbols[top.pos];
-    if (left.removed || left.next < 0) continue;
-    const Symbol& right = symbols[left.next];
-    const Merge* current = FindMerge(left.id, right.id);
-    if (current == nullptr || current->new_id != top.new_id) continue;  // stale
-    left.id = top.new_id;
-    symbols[left.next].removed = true;
-    left.next = right.next;
-    if (left.next >= 0) symbols[left.next].prev = top.pos;
-    if (left.prev >= 0) {
-      if (const Merge* m = FindMerge(symbols[left.prev].id, left.id)) push(left.prev, *m);
-    }
-    if (left.next >= 0) {
-      if (const Merge* m = FindMerge(left.id, symbols[left.next].id)) push(top.pos, *m);
-    }
-  }
+  MergeSymbols([this](int32_t left, int32_t right) { return FindMerge(left, right); },
+               &symbols);
   for (const Symbol& s : symbols) {
     if (!s.removed) ids->push_back(s.id);
   }

@@ -1,5 +1,6 @@
 #include "model/tokenizer/internal/sentencepiece_model.h"
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -96,6 +97,7 @@ absl::Status ParsePiece(absl::string_view bytes, SentencePieceModel::Piece* piec
     } else if (f.number == kPieceScore && f.wire_type == 5) {
       const uint32_t bits = static_cast<uint32_t>(f.varint);
       std::memcpy(&piece->score, &bits, sizeof(float));
+      if (std::isnan(piece->score)) return Malformed("a piece's score is NaN");
     } else if (f.number == kPieceType && f.wire_type == 0) {
       if (f.varint < 1 || f.varint > 6) {
         return Malformed(absl::StrCat("piece type ", f.varint));
