@@ -59,6 +59,26 @@ TEST(LoadTokenizerTest, PicksByFileOrDirectory) {
   EXPECT_EQ((*sniffed)->Encode("Hello world").value(), from_file->Encode("Hello world").value());
 }
 
+TEST(LoadTokenizerTest, ReadsSpecialTokensFromTokenizerConfigBeside) {
+  const std::string dir = testing::TempPath("with_config");
+  std::filesystem::create_directories(dir);
+  ASSERT_TRUE(testing::WriteFile(dir + "/tokenizer.json",
+                                 testing::ReadFile(testing::RunfilePath(
+                                                       absl::StrCat(kNeoxDir, "/tokenizer.json")))
+                                     .value())
+                  .ok());
+  ASSERT_TRUE(testing::WriteFile(dir + "/tokenizer_config.json",
+                                 R"({"bos_token": "<|padding|>", "eos_token": "<|endoftext|>"})")
+                  .ok());
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(dir);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  EXPECT_EQ((*tokenizer)->bos_id(), 1);
+  EXPECT_EQ((*tokenizer)->eos_id(), 0);
+
+  ASSERT_TRUE(testing::WriteFile(dir + "/tokenizer_config.json", "{\"bos_token\": 7").ok());
+  EXPECT_EQ(LoadTokenizer(dir).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(LoadTokenizerTest, ErrorsSayWhatIsWrong) {
   EXPECT_EQ(LoadTokenizer(testing::TempPath("no-such-file.json")).status().code(),
             absl::StatusCode::kNotFound);
