@@ -112,6 +112,7 @@ TEST_P(HuggingFaceFixtureTest, MatchesHuggingFaceExactly) {
   const Json& cases = fixture["cases"];
   ASSERT_GE(cases.size(), 300u);
   int mismatches = 0;
+  int unrepresentable = 0;
   for (const Json& c : cases) {
     const std::string text = c["text"].get<std::string>();
     const std::vector<int32_t> expected = c["ids"].get<std::vector<int32_t>>();
@@ -119,6 +120,14 @@ TEST_P(HuggingFaceFixtureTest, MatchesHuggingFaceExactly) {
     ASSERT_TRUE(ids.ok()) << ids.status();
     if (*ids != expected) ++mismatches;
     EXPECT_THAT(*ids, ElementsAreArray(expected)) << "text: " << absl::CEscape(text);
+    // SmolLM2's vocabulary has no token for 21 byte values (lead bytes of
+    // unassigned planes among them): Hugging Face drops them when encoding and
+    // decodes the rest lossily (U+FFFD), where Decode returns raw bytes. The
+    // ids must match all the same; the decodes only where the text survived.
+    if (variant == "smollm2" && c["decoded"].get<std::string>() != text) {
+      ++unrepresentable;
+      continue;
+    }
     absl::StatusOr<std::string> decoded = tokenizer->Decode(expected);
     ASSERT_TRUE(decoded.ok()) << decoded.status();
     EXPECT_EQ(*decoded, c["decoded"].get<std::string>());
@@ -126,16 +135,17 @@ TEST_P(HuggingFaceFixtureTest, MatchesHuggingFaceExactly) {
         tokenizer->Decode(expected, {.skip_special_tokens = true});
     ASSERT_TRUE(skipped.ok()) << skipped.status();
     EXPECT_EQ(*skipped, c["decoded_skip_special"].get<std::string>());
-    if (variant == "neox") {  // no stripping tokens: decoding gives the text back
+    if (variant == "neox" || variant == "smollm2") {  // decoding gives the text back
       EXPECT_EQ(*decoded, text);
     }
   }
   EXPECT_EQ(mismatches, 0) << "of " << cases.size() << " cases";
+  EXPECT_LT(unrepresentable, static_cast<int>(cases.size()) / 4);
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, HuggingFaceFixtureTest,
                          ::testing::Values("neox", "prefix_space", "smollm2_style",
-                                           "digit_runs", "no_regex"));
+                                           "digit_runs", "no_regex", "smollm2"));
 
 TEST(ByteLevelBpeTest, GptNeoxVocabularyAndSpecialTokens) {
   const Tokenizer* tokenizer = Neox();
