@@ -325,7 +325,7 @@ torch::Tensor Decoder::Mlp(int i, const torch::Tensor& x) const {
   return torch::linear(up, w.down_w, w.down_b);  // [B, T, C]
 }
 
-std::vector<internal::WeightSpec> ExpectedWeights(const DecoderConfig& config) {
+std::vector<WeightSpec> ExpectedWeights(const DecoderConfig& config) {
   return internal::ExpectedWeights(config);
 }
 

@@ -52,6 +52,8 @@ namespace ccs::model::transformer {
 
 // Tensors by Hugging Face name ("gpt_neox.layers.0.attention.dense.weight").
 using WeightMap = std::unordered_map<std::string, torch::Tensor>;
+// A tensor's Hugging Face name and shape.
+using WeightSpec = internal::WeightSpec;
 
 struct DecoderOptions {
   // Where the weights live and the forward pass runs.
@@ -160,7 +162,7 @@ class Decoder {
 
 // ExpectedWeights lists the names and shapes of the tensors Create wants for
 // `config` (the output head only when untied).
-std::vector<internal::WeightSpec> ExpectedWeights(const DecoderConfig& config);
+std::vector<WeightSpec> ExpectedWeights(const DecoderConfig& config);
 
 // RandomWeights makes a full set of weights for `config` on the CPU in
 // float32: normal(0, 1/sqrt(fan_in)) matrices, normal(0, 0.5) embeddings,

@@ -296,9 +296,9 @@ TEST_F(DecoderTest, ExpectedAndRandomWeightsFitEveryConfig) {
        {"neox_partial_parallel", "neox_full_serial", "llama_gqa_untied", "llama_mqa_tied"}) {
     absl::StatusOr<Golden> golden = LoadGolden(variant);
     ASSERT_TRUE(golden.ok());
-    std::vector<internal::WeightSpec> specs = ExpectedWeights(golden->config());
+    std::vector<WeightSpec> specs = ExpectedWeights(golden->config());
     EXPECT_EQ(specs.size(), golden->Weights().size()) << variant;
-    for (const internal::WeightSpec& spec : specs) {
+    for (const WeightSpec& spec : specs) {
       EXPECT_EQ(golden->Tensor(spec.name).sizes(), c10::IntArrayRef(spec.shape)) << spec.name;
     }
     WeightMap random = RandomWeights(golden->config(), 7);

@@ -255,7 +255,7 @@ TEST(TokenSamplerTest, RepetitionPenaltyDividesPositiveAndMultipliesNegative) {
   SamplingParams p;
   p.repetition_penalty = 2.0;
   torch::Tensor logits = torch::tensor({4.0, -4.0, 1.0, 3.0});
-  torch::Tensor out = TokenSampler::ProcessLogits(logits, p, {0, 1, 1});
+  torch::Tensor out = TokenSampler::ProcessLogits(logits, p, {0, 1, 1, 17, -1});
   EXPECT_TRUE(out.equal(torch::tensor({2.0f, -8.0f, 1.0f, 3.0f})));
   // Greedy picks from the penalised logits.
   TokenSampler sampler(p);

@@ -12,8 +12,14 @@ namespace {
 constexpr double kMinusInf = -std::numeric_limits<double>::infinity();
 
 // Hugging Face's RepetitionPenaltyLogitsProcessor. logits [V] float32.
+// Ids outside the vocabulary are ignored.
 void PenalizeRepeats(torch::Tensor& logits, double penalty, std::vector<int64_t> history) {
-  if (penalty == 1.0 || history.empty()) return;
+  if (penalty == 1.0) return;
+  const int64_t V = logits.size(0);
+  history.erase(std::remove_if(history.begin(), history.end(),
+                               [V](int64_t id) { return id < 0 || id >= V; }),
+                history.end());
+  if (history.empty()) return;
   std::sort(history.begin(), history.end());
   history.erase(std::unique(history.begin(), history.end()), history.end());
   torch::Tensor ids = torch::tensor(history, torch::kLong);             // [N]

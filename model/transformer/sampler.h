@@ -26,7 +26,9 @@ class TokenSampler {
   explicit TokenSampler(const SamplingParams& params);
 
   // Next returns the token chosen from `logits` [V] given `history`, the ids
-  // already in the sequence (prompt and output) for the repetition penalty.
+  // already in the sequence (prompt and output) for the repetition penalty
+  // (ids outside [0, V) are ignored). Throws only what libtorch throws on
+  // allocation failure: callers run it inside their GuardTorch.
   int64_t Next(const torch::Tensor& logits, const std::vector<int64_t>& history);
 
   // ProcessLogits applies repetition penalty and, unless greedy, temperature,
