@@ -8,6 +8,8 @@ runs them, and writes for each variant V into the output directory:
                  the test cases (input ids, prompts, generated token ids)
   V.bin          float32 little-endian: the state dict (tied copies left out,
                  as save_pretrained does) followed by the expected outputs
+  V/             the model written by save_pretrained (config.json,
+                 model.safetensors), as a published checkpoint would be
 
 Usage: make_golden.py OUTPUT_DIR
 """
@@ -149,6 +151,9 @@ def make_variant(name, config_cls, model_cls, kwargs, out_dir, seed):
                            max_new_tokens=MAX_NEW_TOKENS, expected=one_by_one)
 
   config.to_json_file(os.path.join(out_dir, name + ".config.json"))
+  # The same model as Hugging Face ships checkpoints: V/config.json and
+  # V/model.safetensors, for the directory loader (LoadDecoder).
+  model.save_pretrained(os.path.join(out_dir, name), safe_serialization=True)
   blob.write(os.path.join(out_dir, name + ".bin"))
   manifest = dict(variant=name, tensors=blob.entries, cases=cases,
                   weight_names=[e["name"] for e in blob.entries if "/" not in e["name"]])
