@@ -33,22 +33,25 @@ def main():
     parser.add_argument("--prompt_tokens", type=int, default=256)
     parser.add_argument("--decode_tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = LlamaForCausalLM.from_pretrained(args.model_dir, dtype=torch.float32).eval()
+    model = LlamaForCausalLM.from_pretrained(
+        args.model_dir, dtype=getattr(torch, args.dtype)).eval()
     vocab = model.config.vocab_size
     for batch in [int(b) for b in args.batch.split(",")]:
         prompt = torch.randint(100, vocab, (batch, args.prompt_tokens))
 
         def prefill():
+            # Last-position logits only, as transformers' generate() asks.
             with torch.inference_mode():
-                model(prompt, use_cache=True)
+                model(prompt, use_cache=True, logits_to_keep=1)
 
         def decode():
             with torch.inference_mode():
-                out = model(prompt[:, :8], use_cache=True)
+                out = model(prompt[:, :8], use_cache=True, logits_to_keep=1)
                 past = out.past_key_values
                 token = out.logits[:, -1].argmax(-1, keepdim=True)
                 for _ in range(args.decode_tokens):
@@ -60,7 +63,7 @@ def main():
         prefill_s = best_of(args.repeats, prefill)
         decode_s = best_of(args.repeats, decode)
         print(json.dumps({
-            "engine": "transformers", "batch": batch, "threads": args.threads,
+            "engine": "transformers", "dtype": args.dtype, "batch": batch, "threads": args.threads,
             "prefill_tokens_per_s": batch * args.prompt_tokens / prefill_s,
             "decode_tokens_per_s": batch * args.decode_tokens / decode_s,
         }), flush=True)

@@ -109,7 +109,8 @@ absl::StatusOr<std::unique_ptr<Decoder>> Decoder::Create(const DecoderConfig& co
   }
   absl::StatusOr<internal::DecoderWeights> bound = internal::GuardTorch(
       "loading decoder weights", [&] {
-        return internal::BindWeights(config, std::move(weights), options.device, options.dtype);
+        return internal::BindWeights(config, std::move(weights), options.device, options.dtype,
+                                     options.fuse_projections);
       });
   if (!bound.ok()) return bound.status();
   return std::unique_ptr<Decoder>(new Decoder(config, options, *std::move(bound)));
@@ -254,7 +255,10 @@ absl::StatusOr<DecoderOutput> Decoder::ForwardImpl(const DecoderInput& in) const
   if (in.logits == LogitsMode::kAll) {
     out.logits = torch::linear(x, weights_.lm_head);  // [B, T, V]
   } else if (in.logits == LogitsMode::kLast) {
-    out.logits = torch::linear(x.narrow(1, T - 1, 1), weights_.lm_head);  // [B, 1, V]
+    // A 2-D contiguous input keeps this a plain matrix product: a strided
+    // [B, 1, C] view would make matmul broadcast (and copy) the [V, C] head.
+    out.logits = torch::linear(x.select(1, T - 1).contiguous(), weights_.lm_head)
+                     .unsqueeze(1);  // [B, 1, V]
   }
   if (in.cache != nullptr) in.cache->Commit(step.new_mask);
   return out;
@@ -295,6 +299,11 @@ torch::Tensor Decoder::Attention(int i, const torch::Tensor& x, const Step& step
     qkv = qkv.view({B, T, H, 3 * D}).transpose(1, 2);       // [B, H, T, 3D]
     auto parts = qkv.chunk(3, -1);                          // 3 x [B, H, T, D]
     q = parts[0], k = parts[1], v = parts[2];
+  } else if (w.qkv_rows_w.defined()) {
+    torch::Tensor qkv = torch::linear(x, w.qkv_rows_w, w.qkv_rows_b);  // [B, T, (H+2KVH)*D]
+    q = qkv.narrow(2, 0, H * D).view({B, T, H, D}).transpose(1, 2);            // [B, H, T, D]
+    k = qkv.narrow(2, H * D, KVH * D).view({B, T, KVH, D}).transpose(1, 2);    // [B, KVH, T, D]
+    v = qkv.narrow(2, (H + KVH) * D, KVH * D).view({B, T, KVH, D}).transpose(1, 2);
   } else {
     q = torch::linear(x, w.q_w, w.q_b).view({B, T, H, D}).transpose(1, 2);    // [B, H, T, D]
     k = torch::linear(x, w.k_w, w.k_b).view({B, T, KVH, D}).transpose(1, 2);  // [B, KVH, T, D]
@@ -315,6 +324,13 @@ torch::Tensor Decoder::Attention(int i, const torch::Tensor& x, const Step& step
 
 torch::Tensor Decoder::Mlp(int i, const torch::Tensor& x) const {
   const internal::LayerWeights& w = weights_.layers[i];
+  if (w.gate_up_w.defined()) {
+    torch::Tensor gate_up = torch::linear(x, w.gate_up_w, w.gate_up_b);  // [B, T, 2I]
+    const int64_t I = gate_up.size(2) / 2;
+    torch::Tensor up = Activate(config_.hidden_act, gate_up.narrow(2, 0, I)) *
+                       gate_up.narrow(2, I, I);  // [B, T, I]
+    return torch::linear(up, w.down_w, w.down_b);  // [B, T, C]
+  }
   torch::Tensor up = torch::linear(x, w.up_w, w.up_b);  // [B, T, I]
   if (config_.architecture == Architecture::kLlama) {
     torch::Tensor gate = torch::linear(x, w.gate_w, w.gate_b);     // [B, T, I]

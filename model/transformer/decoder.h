@@ -62,6 +62,11 @@ struct DecoderOptions {
   // Norm statistics, softmax and RoPE angles are computed in float32 as
   // Hugging Face does, whatever this is.
   torch::ScalarType dtype = torch::kFloat32;
+  // Llama: store q/k/v and gate/up each as one matrix, so that a layer runs
+  // two matrix products fewer (a decode step is bound by per-call overhead
+  // and memory traffic, not arithmetic). weights() then holds views into the
+  // fused matrices. Turn it off to train the weights themselves.
+  bool fuse_projections = true;
 };
 
 // LayerHook is called after decoder layer `layer` (0-based) with its output

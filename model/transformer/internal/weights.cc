@@ -177,6 +177,45 @@ absl::Status CheckWeights(const DecoderConfig& c, const std::vector<Slot>& slots
       c.tie_word_embeddings ? "yes" : "no", "): ", absl::StrJoin(parts, "; ")));
 }
 
+// Stacks `parts` ([rows_i, C] each, or [rows_i] biases) into one tensor and
+// re-points each part, and its named entry, at its rows of it.
+torch::Tensor Stack(const std::vector<std::pair<std::string, torch::Tensor*>>& parts,
+                    std::unordered_map<std::string, torch::Tensor>& named) {
+  std::vector<torch::Tensor> tensors;
+  for (const auto& part : parts) tensors.push_back(*part.second);
+  torch::Tensor stacked = torch::cat(tensors, 0);
+  int64_t row = 0;
+  for (const auto& [name, tensor] : parts) {
+    const int64_t rows = tensor->size(0);
+    *tensor = stacked.narrow(0, row, rows);
+    named[name] = *tensor;
+    row += rows;
+  }
+  return stacked;
+}
+
+void FuseLlamaProjections(const DecoderConfig& config, DecoderWeights& bound) {
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    LayerWeights& l = bound.layers[i];
+    const std::string attn = absl::StrCat("model.layers.", i, ".self_attn.");
+    const std::string mlp = absl::StrCat("model.layers.", i, ".mlp.");
+    l.qkv_rows_w = Stack({{attn + "q_proj.weight", &l.q_w},
+                          {attn + "k_proj.weight", &l.k_w},
+                          {attn + "v_proj.weight", &l.v_w}}, bound.named);
+    if (l.q_b.defined()) {
+      l.qkv_rows_b = Stack({{attn + "q_proj.bias", &l.q_b},
+                            {attn + "k_proj.bias", &l.k_b},
+                            {attn + "v_proj.bias", &l.v_b}}, bound.named);
+    }
+    l.gate_up_w = Stack({{mlp + "gate_proj.weight", &l.gate_w},
+                         {mlp + "up_proj.weight", &l.up_w}}, bound.named);
+    if (l.gate_b.defined()) {
+      l.gate_up_b = Stack({{mlp + "gate_proj.bias", &l.gate_b},
+                           {mlp + "up_proj.bias", &l.up_b}}, bound.named);
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<WeightSpec> ExpectedWeights(const DecoderConfig& config) {
@@ -191,7 +230,7 @@ std::vector<WeightSpec> ExpectedWeights(const DecoderConfig& config) {
 
 absl::StatusOr<DecoderWeights> BindWeights(
     const DecoderConfig& config, std::unordered_map<std::string, torch::Tensor> weights,
-    const torch::Device& device, torch::ScalarType dtype) {
+    const torch::Device& device, torch::ScalarType dtype, bool fuse_projections) {
   DecoderWeights bound;
   bound.layers.resize(config.num_hidden_layers);
   std::vector<Slot> slots = MakeSlots(config, bound);
@@ -203,6 +242,9 @@ absl::StatusOr<DecoderWeights> BindWeights(
     *slot.target = it->second.to(device, dtype).contiguous();
     bound.named[slot.name] = *slot.target;
     weights.erase(it);  // frees the source as we go when we held the last reference
+  }
+  if (fuse_projections && config.architecture == Architecture::kLlama) {
+    FuseLlamaProjections(config, bound);
   }
   if (config.tie_word_embeddings) bound.lm_head = bound.embed;
   bound.inv_freq = RopeInverseFrequencies(config.rope_theta, config.rotary_ndims, device);

@@ -34,6 +34,10 @@ struct LayerWeights {
   torch::Tensor up_w, up_b;        // dense_h_to_4h / up_proj [I, C], [I]
   torch::Tensor gate_w, gate_b;    // Llama gate_proj [I, C], [I]
   torch::Tensor down_w, down_b;    // dense_4h_to_h / down_proj [C, I], [C]
+  // Llama with fused projections: q, k, v stacked by rows
+  // [(H + 2 KVH) * D, C], and gate, up [2I, C]; q_w ... up_w are then views.
+  torch::Tensor qkv_rows_w, qkv_rows_b;
+  torch::Tensor gate_up_w, gate_up_b;
 };
 
 struct DecoderWeights {
@@ -61,7 +65,7 @@ std::vector<WeightSpec> ExpectedWeights(const DecoderConfig& config);
 // map as it goes.
 absl::StatusOr<DecoderWeights> BindWeights(
     const DecoderConfig& config, std::unordered_map<std::string, torch::Tensor> weights,
-    const torch::Device& device, torch::ScalarType dtype);
+    const torch::Device& device, torch::ScalarType dtype, bool fuse_projections);
 
 }  // namespace ccs::model::transformer::internal
 
