@@ -86,6 +86,22 @@ TEST_P(GoldenTest, LogitsAndHiddenStatesMatchHuggingFace) {
   EXPECT_GT(out.logits.std().item<double>(), 0.5);
 }
 
+TEST_P(GoldenTest, UnfusedProjectionsMatchHuggingFaceToo) {
+  DecoderOptions unfused;
+  unfused.fuse_projections = false;
+  std::unique_ptr<Decoder> decoder = MakeDecoder(*golden_, unfused);
+  ASSERT_NE(decoder, nullptr);
+  DecoderInput input;
+  input.input_ids = ids_;
+  EXPECT_LT(MaxAbsDiff(Forward(*decoder, input).logits, golden_->Tensor("full/logits")),
+            kTolerance);
+  // Both keep every weight under its Hugging Face name with the same values.
+  for (const auto& [name, tensor] : decoder->weights()) {
+    ASSERT_EQ(decoder_->weights().count(name), 1u) << name;
+    EXPECT_TRUE(decoder_->weights().at(name).equal(tensor)) << name;
+  }
+}
+
 TEST_P(GoldenTest, EmbeddingsInputEqualsIdsInput) {
   absl::StatusOr<torch::Tensor> embeds = decoder_->Embed(ids_);
   ASSERT_TRUE(embeds.ok()) << embeds.status();
