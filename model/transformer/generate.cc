@@ -93,6 +93,29 @@ absl::StatusOr<DecoderInput> BuildPrefill(const Decoder& decoder,
   return input;
 }
 
+// The cache the prompts are prefilled into: empty, or a copy of the requests'
+// prefixes stacked into one batch (left-padded to the longest).
+absl::StatusOr<KvCache> StartCache(const std::vector<GenerationRequest>& requests) {
+  std::vector<const KvCache*> prefixes;
+  for (const GenerationRequest& r : requests) {
+    if (r.prefix != nullptr) prefixes.push_back(r.prefix.get());
+  }
+  if (prefixes.empty()) return KvCache();
+  if (prefixes.size() != requests.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        prefixes.size(), " of ", requests.size(),
+        " requests have a prefix cache: either all or none may"));
+  }
+  for (size_t i = 0; i < prefixes.size(); ++i) {
+    if (prefixes[i]->batch_size() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "request ", i, "'s prefix cache holds ", prefixes[i]->batch_size(),
+          " rows; it must hold one"));
+    }
+  }
+  return KvCache::Concat(prefixes);
+}
+
 // The decode loop after prefill. `logits` [B, V] are the last positions'.
 absl::Status DecodeLoop(const Decoder& decoder, const GenerateOptions& options,
                         KvCache& cache, torch::Tensor logits, std::vector<Sequence>& seqs,
@@ -164,16 +187,18 @@ absl::StatusOr<std::vector<GenerationResult>> GenerateImpl(
   }
   absl::StatusOr<DecoderInput> prefill = BuildPrefill(decoder, requests);
   if (!prefill.ok()) return prefill.status();
-  KvCache cache;
-  if (absl::Status status = cache.Reserve(longest_prompt + most_new); !status.ok()) {
+  absl::StatusOr<KvCache> cache = StartCache(requests);
+  if (!cache.ok()) return cache.status();
+  if (absl::Status status = cache->Reserve(cache->length() + longest_prompt + most_new);
+      !status.ok()) {
     return status;
   }
-  prefill->cache = &cache;
+  prefill->cache = &*cache;
   prefill->layer_hook = options.prefill_hook;
   prefill->logits = LogitsMode::kLast;
   absl::StatusOr<DecoderOutput> out = decoder.Forward(*prefill);
   if (!out.ok()) return out.status();
-  absl::Status status = DecodeLoop(decoder, options, cache, out->logits.squeeze(1), seqs,
+  absl::Status status = DecodeLoop(decoder, options, *cache, out->logits.squeeze(1), seqs,
                                    results);  // logits [B, V]
   if (!status.ok()) return status;
   return results;

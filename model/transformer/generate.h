@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include <torch/types.h>
@@ -44,6 +45,11 @@ struct GenerationRequest {
   // [T, C] input embeddings to start from instead of prompt_ids (RCC's
   // prefix, IC-Former's digests): converted to the decoder's dtype.
   torch::Tensor prompt_embeds;
+  // A batch-1 cache this request continues from, e.g. the keys and values of
+  // an RCC memory prefix computed once per session: the prompt is prefilled
+  // after it (positions continuing its count of real tokens) and the cache
+  // itself is left untouched. Either every request of a call has one or none.
+  std::shared_ptr<const KvCache> prefix;
   SamplingParams sampling;
 };
 

@@ -110,6 +110,43 @@ TEST_P(GreedyTest, EmbeddingPromptsEqualIdPrompts) {
   EXPECT_EQ(Tokens(Generate(*f.decoder, requests)), f.expected);
 }
 
+// Prefilling a prompt's head once into a cache and generating from its tail
+// with that cache as the prefix equals generating from the whole prompt; the
+// prefixes differ in length across the batch and stay untouched.
+TEST_P(GreedyTest, PrefixCacheEqualsTheWholePrompt) {
+  Fixture f = Load(GetParam());
+  ASSERT_NE(f.decoder, nullptr);
+  SamplingParams greedy;
+  greedy.max_new_tokens = 10;
+  std::vector<GenerationRequest> requests = Requests(f.prompts, greedy);
+  std::vector<int64_t> prefix_lengths;
+  {
+    torch::InferenceMode guard;
+    for (GenerationRequest& r : requests) {
+      const int64_t head = static_cast<int64_t>(r.prompt_ids.size()) / 2 + 1;
+      prefix_lengths.push_back(head);
+      auto cache = std::make_shared<KvCache>();
+      DecoderInput input;
+      input.input_ids = torch::tensor(std::vector<int64_t>(r.prompt_ids.begin(),
+                                                           r.prompt_ids.begin() + head),
+                                      torch::kLong)
+                            .unsqueeze(0);  // [1, head]
+      input.cache = cache.get();
+      input.logits = LogitsMode::kNone;
+      ASSERT_TRUE(f.decoder->Forward(input).ok());
+      r.prefix = cache;
+      // Only the tail is prefilled now (greedy: no penalty history needed).
+      r.prompt_ids.erase(r.prompt_ids.begin(), r.prompt_ids.begin() + head);
+    }
+  }
+  EXPECT_EQ(Tokens(Generate(*f.decoder, requests)), f.expected);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    EXPECT_EQ(requests[i].prefix->length(), prefix_lengths[i]);  // untouched
+  }
+  // Reusable: a second call gives the same again.
+  EXPECT_EQ(Tokens(Generate(*f.decoder, requests)), f.expected);
+}
+
 INSTANTIATE_TEST_SUITE_P(Variants, GreedyTest,
                          ::testing::Values("neox_partial_parallel", "neox_full_serial",
                                            "llama_gqa_untied", "llama_mqa_tied"));
@@ -210,6 +247,16 @@ TEST_F(GenerateTest, StreamingCallbackSeesEveryTokenAndCanCancel) {
   EXPECT_EQ((*results)[2].finish_reason, FinishReason::kCancelled);
   EXPECT_EQ((*results)[2].tokens,
             std::vector<int64_t>(f_.expected[2].begin(), f_.expected[2].begin() + 2));
+}
+
+TEST_F(GenerateTest, PrefixCachesAreAllOrNone) {
+  SamplingParams greedy;
+  greedy.max_new_tokens = 2;
+  std::vector<GenerationRequest> requests = Requests(f_.prompts, greedy);
+  requests[0].prefix = std::make_shared<KvCache>();
+  absl::StatusOr<std::vector<GenerationResult>> results = Generate(*f_.decoder, requests);
+  EXPECT_EQ(results.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(results.status().message()), HasSubstr("all or none"));
 }
 
 TEST_F(GenerateTest, InvalidRequestsAreNamed) {

@@ -139,21 +139,27 @@ absl::Status KvCache::Select(const std::vector<int64_t>& rows) {
 }
 
 absl::StatusOr<KvCache> KvCache::Concat(std::vector<KvCache> caches) {
+  std::vector<const KvCache*> pointers;
+  for (const KvCache& c : caches) pointers.push_back(&c);
+  return Concat(pointers);
+}
+
+absl::StatusOr<KvCache> KvCache::Concat(const std::vector<const KvCache*>& caches) {
   if (caches.empty()) return absl::InvalidArgumentError("KvCache::Concat: no caches");
   int64_t longest = 0;
   for (size_t i = 0; i < caches.size(); ++i) {
-    const KvCache& c = caches[i];
+    const KvCache& c = *caches[i];
     if (c.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("KvCache::Concat: cache ", i, " is empty"));
     }
-    const torch::Tensor& a = caches[0].keys_[0];
+    const torch::Tensor& a = caches[0]->keys_[0];
     const torch::Tensor& b = c.keys_[0];
-    if (c.num_layers() != caches[0].num_layers() || a.size(1) != b.size(1) ||
+    if (c.num_layers() != caches[0]->num_layers() || a.size(1) != b.size(1) ||
         a.size(3) != b.size(3) || a.scalar_type() != b.scalar_type() ||
         a.device() != b.device()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "KvCache::Concat: cache ", i, " (", c.num_layers(), " layers of ", ShapeString(b),
-          ") does not match cache 0 (", caches[0].num_layers(), " layers of ",
+          ") does not match cache 0 (", caches[0]->num_layers(), " layers of ",
           ShapeString(a), ")"));
     }
     longest = std::max(longest, c.length_);
@@ -166,17 +172,17 @@ absl::StatusOr<KvCache> KvCache::Concat(std::vector<KvCache> caches) {
       shape[dim] = longest - t.size(dim);
       return torch::cat({torch::zeros(shape, t.options()), t}, dim);
     };
-    for (int layer = 0; layer < caches[0].num_layers(); ++layer) {
+    for (int layer = 0; layer < caches[0]->num_layers(); ++layer) {
       std::vector<torch::Tensor> keys, values;
-      for (const KvCache& c : caches) {
-        keys.push_back(left_pad(c.keys(layer), 2));      // [B_i, KVH, S, D]
-        values.push_back(left_pad(c.values(layer), 2));  // [B_i, KVH, S, D]
+      for (const KvCache* c : caches) {
+        keys.push_back(left_pad(c->keys(layer), 2));      // [B_i, KVH, S, D]
+        values.push_back(left_pad(c->values(layer), 2));  // [B_i, KVH, S, D]
       }
       out.keys_.push_back(torch::cat(keys, 0));      // [sum B_i, KVH, S, D]
       out.values_.push_back(torch::cat(values, 0));  // [sum B_i, KVH, S, D]
     }
     std::vector<torch::Tensor> masks;
-    for (const KvCache& c : caches) masks.push_back(left_pad(c.mask_, 1));  // [B_i, S]
+    for (const KvCache* c : caches) masks.push_back(left_pad(c->mask_, 1));  // [B_i, S]
     out.mask_ = torch::cat(masks, 0);  // [sum B_i, S]
     out.length_ = longest;
     out.capacity_ = longest;

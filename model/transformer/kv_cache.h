@@ -80,6 +80,9 @@ class KvCache {
   // to the longest. All must be non-empty with the same layers, heads, head
   // width, dtype and device (INVALID_ARGUMENT naming the mismatch).
   static absl::StatusOr<KvCache> Concat(std::vector<KvCache> caches);
+  // The same from caches that stay untouched (the result is a copy): e.g. a
+  // session's cached memory prefix, reused by every Generate on it.
+  static absl::StatusOr<KvCache> Concat(const std::vector<const KvCache*>& caches);
 
  private:
   friend class Decoder;
