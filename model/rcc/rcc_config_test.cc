@@ -1,0 +1,94 @@
+#include "model/rcc/rcc_config.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ccs::model::rcc {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(PlanSegmentsTest, EdgesOfTheReleasedGeometry) {
+  const RccConfig c;  // r = 32, W = 2048
+  const int64_t r = 32, W = 2048;
+  struct Edge {
+    int64_t tokens, segments, slots;
+  };
+  for (const Edge& e : std::vector<Edge>{{1, 1, 1},
+                                         {r - 1, 1, 1},
+                                         {r, 1, 1},
+                                         {r + 1, 1, 2},
+                                         {W - 1, 1, 64},
+                                         {W, 1, 64},
+                                         {W + 1, 2, 65},
+                                         {2 * W, 2, 128},
+                                         {2 * W + 1, 3, 129}}) {
+    const std::vector<RccSegment> plan = PlanSegments(e.tokens, c);
+    EXPECT_EQ(static_cast<int64_t>(plan.size()), e.segments) << e.tokens;
+    int64_t slots = 0, covered = 0;
+    for (const RccSegment& s : plan) {
+      EXPECT_EQ(s.start, covered) << e.tokens;  // contiguous, in order
+      EXPECT_LE(s.length, W);
+      ASSERT_FALSE(s.slot_positions.empty());
+      // Every token of the segment is at or before its last slot.
+      EXPECT_EQ(s.slot_positions.back(), s.length - 1) << e.tokens;
+      for (size_t j = 0; j + 1 < s.slot_positions.size(); ++j) {
+        EXPECT_EQ(s.slot_positions[j], static_cast<int64_t>(j) * r + r - 1);
+      }
+      slots += static_cast<int64_t>(s.slot_positions.size());
+      covered += s.length;
+    }
+    EXPECT_EQ(covered, e.tokens);
+    EXPECT_EQ(slots, e.slots) << e.tokens;
+    EXPECT_EQ(SlotCount(e.tokens, c), e.slots) << e.tokens;
+  }
+}
+
+TEST(PlanSegmentsTest, SmallGeometry) {
+  RccConfig c;
+  c.compression_ratio = 4;
+  c.segment_tokens = 8;
+  const std::vector<RccSegment> plan = PlanSegments(11, c);
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_THAT(plan[0].slot_positions, ElementsAre(3, 7));
+  EXPECT_EQ(plan[1].start, 8);
+  EXPECT_THAT(plan[1].slot_positions, ElementsAre(2));
+}
+
+TEST(ParseRccConfigTest, ReadsEveryKeyAndDefaultsTheRest) {
+  absl::StatusOr<RccConfig> c = ParseRccConfig(
+      R"({"compression_ratio": 4, "segment_tokens": 16, "placeholder_token_id": 0,
+          "storage_dtype": "float32", "base_prefix": "model.",
+          "encoder_config": {"model_type": "llama"}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->compression_ratio, 4);
+  EXPECT_EQ(c->segment_tokens, 16);
+  EXPECT_EQ(c->placeholder_token_id, 0);
+  EXPECT_EQ(c->storage_dtype, "float32");
+  EXPECT_EQ(c->base_prefix, "model.");
+  EXPECT_THAT(c->encoder_config_json, HasSubstr("llama"));
+  absl::StatusOr<RccConfig> defaults = ParseRccConfig("{}");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->compression_ratio, 32);
+  EXPECT_EQ(defaults->segment_tokens, 2048);
+}
+
+TEST(ParseRccConfigTest, RejectsBadValuesWithReasons) {
+  for (const auto& [json, fragment] : std::vector<std::pair<std::string, std::string>>{
+           {"[1]", "not a JSON object"},
+           {"{", "not a JSON object"},
+           {R"({"compression_ratio": 0})", "at least 1"},
+           {R"({"compression_ratio": "32"})", "must be an integer"},
+           {R"({"segment_tokens": 100})", "multiple of compression_ratio"},
+           {R"({"storage_dtype": "int8"})", "bfloat16 or float32"},
+           {R"({"base_prefix": "transformer."})", "gpt_neox."},
+           {R"({"encoder_config": 3})", "must be an object"}}) {
+    absl::StatusOr<RccConfig> c = ParseRccConfig(json);
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << json;
+    EXPECT_THAT(std::string(c.status().message()), HasSubstr(fragment)) << json;
+  }
+}
+
+}  // namespace
+}  // namespace ccs::model::rcc
