@@ -61,6 +61,22 @@ torch::Tensor TakeProjection(WeightMap* weights, const std::string& name,
 
 }  // namespace
 
+WeightMap TakeRccWeights(WeightMap* all, const std::string& base) {
+  WeightMap rcc;
+  for (auto it = all->begin(); it != all->end();) {
+    const std::string& name = it->first;
+    if (name.rfind(base + "rcc_encoder.", 0) == 0 ||
+        name.rfind(base + "rcc_encoder2gpt_", 0) == 0) {
+      rcc[name] = std::move(it->second);
+      it = all->erase(it);
+    } else {
+      ++it;
+    }
+  }
+  all->erase("gpt_neox.embed_out.weight");
+  return rcc;
+}
+
 std::string RccBasePrefix(const RccConfig& config, const DecoderConfig& decoder) {
   if (!config.base_prefix.empty()) return config.base_prefix;
   return decoder.architecture == transformer::Architecture::kGptNeox ? "gpt_neox." : "model.";

@@ -110,6 +110,12 @@ class RccModel {
   const torch::ScalarType storage_dtype_;
 };
 
+// TakeRccWeights moves the encoder's and the projections' tensors
+// (<base>rcc_encoder.* and <base>rcc_encoder2gpt_*) out of a whole released
+// checkpoint, leaving the decoder's; it also drops the released decoder's
+// unused inner head, gpt_neox.embed_out.weight.
+transformer::WeightMap TakeRccWeights(transformer::WeightMap* all, const std::string& base);
+
 // RccBasePrefix is config.base_prefix, or the decoder architecture's own
 // ("gpt_neox." / "model.").
 std::string RccBasePrefix(const RccConfig& config, const transformer::DecoderConfig& decoder);
