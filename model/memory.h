@@ -44,6 +44,15 @@ class Memory {
   virtual std::string dtype() const = 0;
 };
 
+// A decoder-side cache derived from one memory (the keys and values of its
+// prefix), which later generations on the same memory reuse. Opaque; sized
+// so that the session store can budget it.
+class PrefixCache {
+ public:
+  virtual ~PrefixCache() = default;
+  virtual int64_t bytes() const = 0;
+};
+
 }  // namespace ccs::model
 
 #endif  // CCS_MODEL_MEMORY_H_

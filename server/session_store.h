@@ -69,13 +69,7 @@ struct SessionInfo {
   absl::Time expires;  // absl::InfiniteFuture() without a TTL
 };
 
-// A decoder-side cache derived from a session's memory (e.g. the KV of the
-// memory prefix). Opaque to the store, which only needs its size.
-class PrefixCache {
- public:
-  virtual ~PrefixCache() = default;
-  virtual int64_t bytes() const = 0;
-};
+using model::PrefixCache;
 
 struct Session {
   SessionInfo info;

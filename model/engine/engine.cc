@@ -1,0 +1,456 @@
+#include "model/engine/engine.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "model/rcc/rcc_model.h"
+#include "model/transformer/generate.h"
+#include "model/transformer/internal/torch_errors.h"
+#include "model/transformer/loader.h"
+#include "model/utf8.h"
+#include "model/weights/weights.h"
+
+namespace ccs::model {
+namespace {
+
+using transformer::Decoder;
+using transformer::DecoderInput;
+using transformer::GenerationRequest;
+using transformer::KvCache;
+
+// kNone: the context's own token ids.
+class TokenMemory final : public Memory {
+ public:
+  explicit TokenMemory(std::vector<int32_t> ids, int32_t appends)
+      : ids_(std::move(ids)), appends_(appends) {}
+  Method method() const override { return Method::kNone; }
+  int64_t tokens() const override { return static_cast<int64_t>(ids_.size()); }
+  int64_t slots() const override { return tokens(); }
+  int32_t segments() const override { return appends_; }
+  int64_t bytes() const override { return tokens() * static_cast<int64_t>(sizeof(int32_t)); }
+  std::string dtype() const override { return "int32"; }
+  const std::vector<int32_t>& ids() const { return ids_; }
+
+ private:
+  const std::vector<int32_t> ids_;
+  const int32_t appends_;
+};
+
+// kRcc: slots [P, Le+1, De] on the CPU in the storage dtype.
+class RccMemory final : public Memory {
+ public:
+  RccMemory(torch::Tensor slots, int64_t tokens, int32_t segments)
+      : slots_(std::move(slots)), tokens_(tokens), segments_(segments) {}
+  Method method() const override { return Method::kRcc; }
+  int64_t tokens() const override { return tokens_; }
+  int64_t slots() const override { return slots_.size(0); }
+  int32_t segments() const override { return segments_; }
+  int64_t bytes() const override {
+    return slots_.numel() * static_cast<int64_t>(slots_.element_size());
+  }
+  std::string dtype() const override {
+    return slots_.scalar_type() == torch::kBFloat16 ? "bfloat16" : "float32";
+  }
+  const torch::Tensor& tensor() const { return slots_; }
+
+ private:
+  const torch::Tensor slots_;
+  const int64_t tokens_;
+  const int32_t segments_;
+};
+
+class KvPrefix final : public PrefixCache {
+ public:
+  explicit KvPrefix(std::shared_ptr<const KvCache> cache) : cache_(std::move(cache)) {}
+  int64_t bytes() const override { return cache_->bytes(); }
+  const std::shared_ptr<const KvCache>& cache() const { return cache_; }
+
+ private:
+  const std::shared_ptr<const KvCache> cache_;
+};
+
+std::vector<int64_t> Widen(const std::vector<int32_t>& ids) {
+  return std::vector<int64_t>(ids.begin(), ids.end());
+}
+
+std::vector<int32_t> Join(std::initializer_list<const std::vector<int32_t>*> parts) {
+  std::vector<int32_t> out;
+  for (const std::vector<int32_t>* p : parts) out.insert(out.end(), p->begin(), p->end());
+  return out;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+absl::Status InDirectory(const std::string& dir, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat(dir, ": ", status.message()));
+}
+
+class TorchEngine final : public Engine {
+ public:
+  TorchEngine(EngineOptions options, ModelDescription description,
+              std::unique_ptr<Tokenizer> tokenizer, std::shared_ptr<const Decoder> decoder,
+              std::unique_ptr<rcc::RccModel> rcc)
+      : options_(std::move(options)),
+        description_(std::move(description)),
+        tokenizer_(std::move(tokenizer)),
+        decoder_(std::move(decoder)),
+        rcc_(std::move(rcc)) {}
+
+  // Tokenizes the templates once (their special tokens are meant).
+  absl::Status Prepare() {
+    const EngineTemplates& t = options_.templates;
+    for (auto [text, ids] : {std::pair{&t.none_context_prefix, &none_context_prefix_},
+                             std::pair{&t.none_prompt_prefix, &none_prompt_prefix_},
+                             std::pair{&t.rcc_prompt_prefix, &rcc_prompt_prefix_},
+                             std::pair{&t.answer_prefix, &answer_prefix_},
+                             std::pair{&t.instruction_separator, &instruction_separator_},
+                             std::pair{&t.rcc_reconstruct_prompt, &rcc_reconstruct_prompt_}}) {
+      absl::StatusOr<std::vector<int32_t>> encoded = tokenizer_->Encode(*text);
+      if (!encoded.ok()) return encoded.status();
+      *ids = *std::move(encoded);
+    }
+    if (rcc_reconstruct_prompt_.empty()) {
+      std::optional<int32_t> start = tokenizer_->bos_id();
+      if (!start) start = tokenizer_->eos_id();
+      if (!start) {
+        return absl::FailedPreconditionError(
+            "the tokenizer defines neither BOS nor EOS: set an RCC reconstruct prompt");
+      }
+      rcc_reconstruct_prompt_ = {*start};
+    }
+    stop_ids_ = decoder_->config().eos_token_ids;
+    if (tokenizer_->eos_id()) stop_ids_.push_back(*tokenizer_->eos_id());
+    std::sort(stop_ids_.begin(), stop_ids_.end());
+    stop_ids_.erase(std::unique(stop_ids_.begin(), stop_ids_.end()), stop_ids_.end());
+    return absl::OkStatus();
+  }
+
+  const ModelDescription& description() const override { return description_; }
+  const Tokenizer& tokenizer() const override { return *tokenizer_; }
+
+  bool Supports(Method method) const override {
+    return method == Method::kNone || (method == Method::kRcc && rcc_ != nullptr);
+  }
+
+  absl::StatusOr<std::vector<int32_t>> Tokenize(absl::string_view text) const override {
+    EncodeOptions options;
+    options.parse_special_tokens = false;
+    absl::StatusOr<std::vector<int32_t>> ids = tokenizer_->Encode(text, options);
+    if (!ids.ok()) return ids.status();
+    // A byte the vocabulary has no token for is dropped by BPE: refuse the
+    // text rather than compress something else than what was sent.
+    absl::StatusOr<std::string> back = tokenizer_->Decode(*ids);
+    if (!back.ok()) return back.status();
+    if (*back != text) {
+      size_t at = 0;
+      while (at < back->size() && at < text.size() && (*back)[at] == text[at]) ++at;
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "the text has a character at byte offset %d (byte 0x%02x) that model \"%s\"'s "
+          "vocabulary cannot represent; remove or replace it",
+          at, at < text.size() ? static_cast<unsigned char>(text[at]) : 0, description_.name));
+    }
+    return ids;
+  }
+
+  absl::StatusOr<std::vector<std::shared_ptr<const Memory>>> Compress(
+      Method method, const std::vector<std::vector<int32_t>>& contexts) const override {
+    if (!Supports(method)) return NotLoaded(method);
+    std::vector<std::shared_ptr<const Memory>> memories;
+    for (const std::vector<int32_t>& c : contexts) {
+      if (c.empty()) return absl::InvalidArgumentError("an empty context cannot be compressed");
+    }
+    if (method == Method::kNone) {
+      for (const std::vector<int32_t>& c : contexts) {
+        memories.push_back(std::make_shared<TokenMemory>(c, 1));
+      }
+      return memories;
+    }
+    std::vector<std::vector<int64_t>> wide;
+    for (const std::vector<int32_t>& c : contexts) wide.push_back(Widen(c));
+    absl::StatusOr<std::vector<torch::Tensor>> slots = rcc_->Compress(wide);
+    if (!slots.ok()) return slots.status();
+    for (size_t i = 0; i < contexts.size(); ++i) {
+      const int64_t n = static_cast<int64_t>(contexts[i].size());
+      memories.push_back(std::make_shared<RccMemory>(
+          (*slots)[i], n, static_cast<int32_t>(rcc::PlanSegments(n, rcc_->config()).size())));
+    }
+    return memories;
+  }
+
+  absl::StatusOr<std::shared_ptr<const Memory>> Concat(const Memory& first,
+                                                       const Memory& second) const override {
+    if (first.method() != second.method()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot append ", MethodName(second.method()), " memory to a ",
+          MethodName(first.method()), " session"));
+    }
+    if (first.method() == Method::kNone) {
+      const auto& a = static_cast<const TokenMemory&>(first);
+      const auto& b = static_cast<const TokenMemory&>(second);
+      return std::make_shared<TokenMemory>(Join({&a.ids(), &b.ids()}),
+                                           a.segments() + b.segments());
+    }
+    const auto& a = static_cast<const RccMemory&>(first);
+    const auto& b = static_cast<const RccMemory&>(second);
+    return transformer::internal::GuardTorch(
+        "Concat", [&]() -> absl::StatusOr<std::shared_ptr<const Memory>> {
+          return std::make_shared<RccMemory>(torch::cat({a.tensor(), b.tensor()}, 0),
+                                             a.tokens() + b.tokens(),
+                                             a.segments() + b.segments());
+        });
+  }
+
+  absl::StatusOr<std::shared_ptr<const PrefixCache>> BuildPrefix(
+      const Memory& memory) const override {
+    absl::StatusOr<std::shared_ptr<const KvCache>> cache =
+        memory.method() == Method::kNone ? TokenPrefix(static_cast<const TokenMemory&>(memory))
+                                         : RccPrefix(memory);
+    if (!cache.ok()) return cache.status();
+    return std::make_shared<KvPrefix>(*std::move(cache));
+  }
+
+  absl::StatusOr<std::vector<GenerationOutcome>> Generate(
+      const std::vector<GenerationJob>& jobs, const TokenCallback& on_token) const override;
+
+ private:
+  absl::Status NotLoaded(Method method) const {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "method ", MethodName(method), " is not loaded for model \"", description_.name,
+        "\": use one of the methods ListModels reports for it"));
+  }
+
+  absl::StatusOr<std::shared_ptr<const KvCache>> TokenPrefix(const TokenMemory& memory) const {
+    return transformer::internal::GuardTorch(
+        "BuildPrefix", [&]() -> absl::StatusOr<std::shared_ptr<const KvCache>> {
+          torch::InferenceMode guard;
+          auto cache = std::make_shared<KvCache>();
+          DecoderInput input;
+          input.input_ids = torch::tensor(Widen(Join({&none_context_prefix_, &memory.ids()})),
+                                          torch::kLong)
+                                .unsqueeze(0)
+                                .to(decoder_->options().device);  // [1, T]
+          input.cache = cache.get();
+          input.logits = transformer::LogitsMode::kNone;
+          absl::StatusOr<transformer::DecoderOutput> out = decoder_->Forward(input);
+          if (!out.ok()) return out.status();
+          return std::shared_ptr<const KvCache>(std::move(cache));
+        });
+  }
+
+  absl::StatusOr<std::shared_ptr<const KvCache>> RccPrefix(const Memory& memory) const {
+    if (rcc_ == nullptr) return NotLoaded(memory.method());
+    return rcc_->BuildPrefix(static_cast<const RccMemory&>(memory).tensor());
+  }
+
+  // The decoder request of one job (its prefix included), and the marker
+  // before which its output is not the answer.
+  absl::StatusOr<GenerationRequest> BuildRequest(const GenerationJob& job,
+                                                 std::string* answer_marker) const;
+
+  const EngineOptions options_;
+  const ModelDescription description_;
+  const std::unique_ptr<Tokenizer> tokenizer_;
+  const std::shared_ptr<const Decoder> decoder_;
+  const std::unique_ptr<rcc::RccModel> rcc_;
+  std::vector<int32_t> none_context_prefix_, none_prompt_prefix_, rcc_prompt_prefix_,
+      answer_prefix_, instruction_separator_, rcc_reconstruct_prompt_;
+  std::vector<int64_t> stop_ids_;
+};
+
+absl::StatusOr<GenerationRequest> TorchEngine::BuildRequest(const GenerationJob& job,
+                                                            std::string* answer_marker) const {
+  GenerationRequest request;
+  transformer::SamplingParams& s = request.sampling;
+  s.max_new_tokens = job.sampling.max_new_tokens;
+  s.temperature = job.sampling.temperature;
+  s.top_k = job.sampling.top_k;
+  s.top_p = job.sampling.top_p;
+  s.repetition_penalty = job.sampling.repetition_penalty;
+  s.seed = job.sampling.seed;
+  s.stop_token_ids = stop_ids_;
+
+  std::shared_ptr<const Memory> memory = job.memory;
+  std::shared_ptr<const PrefixCache> prefix = job.prefix;
+  std::vector<int32_t> prompt_ids;
+  const bool rcc = memory->method() == Method::kRcc;
+  if (job.task == Task::kReconstruct) {
+    prompt_ids = rcc_reconstruct_prompt_;
+  } else {
+    absl::StatusOr<std::vector<int32_t>> prompt = Tokenize(job.prompt);
+    if (!prompt.ok()) return prompt.status();
+    if (rcc && job.instruction_reconstruction) {
+      // The instruction joins the memory; the decoder regenerates it first.
+      absl::StatusOr<std::vector<std::shared_ptr<const Memory>>> extra =
+          Compress(Method::kRcc, {Join({&instruction_separator_, &*prompt})});
+      if (!extra.ok()) return extra.status();
+      absl::StatusOr<std::shared_ptr<const Memory>> joined = Concat(*memory, *(*extra)[0]);
+      if (!joined.ok()) return joined.status();
+      memory = *joined;
+      prefix = nullptr;
+      prompt_ids = rcc_prompt_prefix_;
+      *answer_marker = options_.templates.answer_marker;
+    } else if (rcc) {
+      prompt_ids = Join({&rcc_prompt_prefix_, &*prompt, &answer_prefix_});
+    } else {
+      prompt_ids = Join({&none_prompt_prefix_, &*prompt, &answer_prefix_});
+    }
+  }
+  if (prefix == nullptr) {
+    absl::StatusOr<std::shared_ptr<const PrefixCache>> built = BuildPrefix(*memory);
+    if (!built.ok()) return built.status();
+    prefix = *std::move(built);
+  }
+  request.prefix = static_cast<const KvPrefix&>(*prefix).cache();
+  request.prompt_ids = Widen(prompt_ids);
+  return request;
+}
+
+absl::StatusOr<std::vector<GenerationOutcome>> TorchEngine::Generate(
+    const std::vector<GenerationJob>& jobs, const TokenCallback& on_token) const {
+  std::vector<GenerationOutcome> outcomes(jobs.size());
+  std::vector<GenerationRequest> requests;
+  std::vector<size_t> model_jobs;  // request index -> job index
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const GenerationJob& job = jobs[i];
+    if (job.memory == nullptr) return absl::InvalidArgumentError("a job has no memory");
+    if (job.task == Task::kReconstruct && job.memory->method() == Method::kNone) {
+      // The uncompressed baseline holds the text itself.
+      const auto& ids = static_cast<const TokenMemory&>(*job.memory).ids();
+      GenerationOutcome& out = outcomes[i];
+      out.finish_reason = FinishReason::kEos;
+      for (int32_t id : ids) {
+        if (static_cast<int>(out.tokens.size()) >= job.sampling.max_new_tokens) {
+          out.finish_reason = FinishReason::kLength;
+          break;
+        }
+        out.tokens.push_back(id);
+        if (on_token && !on_token(i, id)) {
+          out.finish_reason = FinishReason::kCancelled;
+          break;
+        }
+      }
+      continue;
+    }
+    absl::StatusOr<GenerationRequest> request = BuildRequest(job, &outcomes[i].answer_marker);
+    if (!request.ok()) return request.status();
+    requests.push_back(*std::move(request));
+    model_jobs.push_back(i);
+  }
+  if (requests.empty()) return outcomes;
+  transformer::GenerateOptions options;
+  options.on_token = [&](size_t seq, int64_t token) {
+    if (std::binary_search(stop_ids_.begin(), stop_ids_.end(), token)) return true;
+    return !on_token || on_token(model_jobs[seq], static_cast<int32_t>(token));
+  };
+  absl::StatusOr<std::vector<transformer::GenerationResult>> results =
+      transformer::Generate(*decoder_, requests, options);
+  if (!results.ok()) return results.status();
+  for (size_t r = 0; r < results->size(); ++r) {
+    const transformer::GenerationResult& result = (*results)[r];
+    GenerationOutcome& out = outcomes[model_jobs[r]];
+    out.prompt_tokens = result.prompt_tokens;
+    for (int64_t token : result.tokens) {
+      if (!std::binary_search(stop_ids_.begin(), stop_ids_.end(), token)) {
+        out.tokens.push_back(static_cast<int32_t>(token));
+      }
+    }
+    out.finish_reason = result.finish_reason == transformer::FinishReason::kStop
+                            ? FinishReason::kEos
+                            : result.finish_reason == transformer::FinishReason::kCancelled
+                                  ? FinishReason::kCancelled
+                                  : FinishReason::kLength;
+  }
+  return outcomes;
+}
+
+absl::StatusOr<std::unique_ptr<rcc::RccModel>> LoadRcc(
+    const std::string& dir, const std::shared_ptr<const Decoder>& decoder,
+    const transformer::DecoderOptions& options) {
+  rcc::RccConfig config;
+  if (absl::StatusOr<std::string> text = ReadFile(dir + "/rcc_config.json"); text.ok()) {
+    absl::StatusOr<rcc::RccConfig> parsed = rcc::ParseRccConfig(*text);
+    if (!parsed.ok()) return InDirectory(dir, parsed.status());
+    config = *std::move(parsed);
+  }
+  transformer::DecoderConfig encoder_config = decoder->config();
+  if (!config.encoder_config_json.empty()) {
+    absl::StatusOr<transformer::DecoderConfig> parsed =
+        transformer::ParseDecoderConfig(config.encoder_config_json);
+    if (!parsed.ok()) return InDirectory(dir, parsed.status());
+    encoder_config = *std::move(parsed);
+  }
+  LoadOptions load;
+  load.layout = ShardLayout::kConcatenateAll;  // the released loader's rule
+  absl::StatusOr<WeightMap> all = LoadSafetensors(dir, options.dtype, load);
+  if (!all.ok()) return InDirectory(dir, all.status());
+  transformer::WeightMap weights =
+      rcc::TakeRccWeights(&*all, rcc::RccBasePrefix(config, decoder->config()));
+  absl::StatusOr<std::unique_ptr<rcc::RccModel>> model =
+      rcc::RccModel::Create(config, encoder_config, &weights, decoder);
+  if (!model.ok()) return InDirectory(dir, model.status());
+  return model;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options) {
+  if (options.dtype != "float32" && options.dtype != "bfloat16") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dtype \"", options.dtype, "\": use float32 or bfloat16"));
+  }
+  return transformer::internal::GuardTorch(
+      "Engine::Load", [&]() -> absl::StatusOr<std::unique_ptr<Engine>> {
+        transformer::DecoderOptions decoder_options;
+        decoder_options.device = torch::Device(options.device);
+        decoder_options.dtype = options.dtype == "float32" ? torch::kFloat32 : torch::kBFloat16;
+        absl::StatusOr<std::unique_ptr<Decoder>> loaded =
+            transformer::LoadDecoder(options.decoder_dir, decoder_options);
+        if (!loaded.ok()) return loaded.status();
+        std::shared_ptr<const Decoder> decoder = *std::move(loaded);
+        absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
+            LoadTokenizer(options.decoder_dir + "/tokenizer.json");
+        if (!tokenizer.ok()) return InDirectory(options.decoder_dir, tokenizer.status());
+        std::unique_ptr<rcc::RccModel> rcc;
+        if (!options.rcc_dir.empty()) {
+          absl::StatusOr<std::unique_ptr<rcc::RccModel>> model =
+              LoadRcc(options.rcc_dir, decoder, decoder_options);
+          if (!model.ok()) return model.status();
+          rcc = *std::move(model);
+        }
+        const transformer::DecoderConfig& c = decoder->config();
+        ModelDescription d;
+        d.name = options.name;
+        d.architecture = c.model_type;
+        d.vocab_size = c.vocab_size;
+        d.hidden_size = c.hidden_size;
+        d.num_layers = c.num_hidden_layers;
+        d.methods = {Method::kNone};
+        if (rcc) {
+          d.methods.insert(d.methods.begin(), Method::kRcc);
+          d.rcc_ratio = rcc->config().compression_ratio;
+          d.rcc_segment_tokens = rcc->config().segment_tokens;
+          d.storage_dtype = rcc->config().storage_dtype;
+        } else {
+          d.storage_dtype = "int32";
+        }
+        d.device = decoder_options.device.str();
+        auto engine = std::make_unique<TorchEngine>(options, std::move(d), *std::move(tokenizer),
+                                                    std::move(decoder), std::move(rcc));
+        if (absl::Status s = engine->Prepare(); !s.ok()) return s;
+        return std::unique_ptr<Engine>(std::move(engine));
+      });
+}
+
+}  // namespace ccs::model

@@ -1,0 +1,174 @@
+// Engine: one loaded model as the server sees it, behind a torch-free
+// interface: its tokenizer, the compression methods it serves, and batched
+// generation from compressed memory. The server's scheduler calls it from its
+// own worker threads; nothing here blocks on I/O.
+//
+//   EngineOptions options;
+//   options.decoder_dir = "models/smollm2-135m-instruct";
+//   options.rcc_dir = "models/demo/rcc";                 // optional
+//   absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Load(options);
+//   absl::StatusOr<std::vector<int32_t>> ids = (*engine)->Tokenize(text);
+//   auto memories = (*engine)->Compress(Method::kRcc, {*ids});
+//   GenerationJob job;
+//   job.memory = (*memories)[0];
+//   job.prompt = "Who wrote it?";
+//   (*engine)->Generate({job}, [](size_t job, int32_t token) { return true; });
+//
+// Methods: kNone always (the context's tokens, prefilled by the decoder);
+// kRcc when an RCC checkpoint is loaded; kIcFormer when an IC-Former is.
+//
+// Prompt layout (chat templates of the ChatML family, which SmolLM2 and the
+// released RCC demo use; the strings are EngineTemplates):
+//   NONE answer:   none_context_prefix + context + none_prompt_prefix +
+//                  prompt + answer_prefix          -> the answer
+//   RCC answer:    [memory] + rcc_prompt_prefix + prompt + answer_prefix
+//   RCC instruction reconstruction: the memory is extended with
+//                  instruction_separator + prompt, compressed; the decoder
+//                  reads [memory] + rcc_prompt_prefix, regenerates the
+//                  instruction, then answers after answer_marker; only the
+//                  answer is the result (see TextStream in the server).
+//   RCC reconstruct: [memory] + rcc_reconstruct_prompt (or the BOS/EOS token
+//                  when empty), the decoder regenerates the text.
+//   NONE reconstruct: the stored tokens themselves.
+//
+// Thread-safety: Load once; every other method is const and may run
+// concurrently (generation calls hold their own caches).
+#ifndef CCS_MODEL_ENGINE_ENGINE_H_
+#define CCS_MODEL_ENGINE_ENGINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "model/memory.h"
+#include "model/tokenizer/tokenizer.h"
+
+namespace ccs::model {
+
+struct EngineTemplates {
+  std::string none_context_prefix = "<|im_start|>user\n";
+  std::string none_prompt_prefix = "\n\n";
+  std::string rcc_prompt_prefix =
+      "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n";
+  std::string answer_prefix = "<|im_end|>\n<|im_start|>assistant\n";
+  std::string answer_marker = "assistant\n";
+  std::string instruction_separator = "\n\n";
+  std::string rcc_reconstruct_prompt;
+};
+
+struct EngineOptions {
+  // Name clients use to pick this model.
+  std::string name = "default";
+  // Hugging Face directory of the decoder: config.json, safetensors,
+  // tokenizer.json (and tokenizer_config.json for special tokens).
+  std::string decoder_dir;
+  // Optional RCC checkpoint: rcc_config.json and *.safetensors holding
+  // <base>rcc_encoder.* and the projections (a released checkpoint that also
+  // holds the decoder works too; its decoder tensors are then ignored in
+  // favour of decoder_dir's).
+  std::string rcc_dir;
+  // "cpu", "cuda", "cuda:N".
+  std::string device = "cpu";
+  // "float32" or "bfloat16" weights and activations.
+  std::string dtype = "float32";
+  EngineTemplates templates;
+};
+
+struct ModelDescription {
+  std::string name;
+  std::string architecture;  // "llama" or "gpt_neox"
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t num_layers = 0;
+  std::vector<Method> methods;
+  int64_t rcc_ratio = 0;
+  int64_t rcc_segment_tokens = 0;
+  int64_t icformer_digests = 0;
+  int64_t icformer_chunk_tokens = 0;
+  std::string storage_dtype;
+  std::string device;
+};
+
+struct Sampling {
+  int max_new_tokens = 256;
+  double temperature = 0;  // 0: greedy
+  int top_k = 0;           // 0: off
+  double top_p = 1.0;      // 1: off
+  double repetition_penalty = 1.0;
+  uint64_t seed = 0;
+};
+
+enum class Task {
+  kAnswer,       // answer `prompt` from the memory
+  kReconstruct,  // regenerate the compressed text
+};
+
+struct GenerationJob {
+  std::shared_ptr<const Memory> memory;
+  // From BuildPrefix(*memory); optional (null: built for this call).
+  std::shared_ptr<const PrefixCache> prefix;
+  Task task = Task::kAnswer;
+  std::string prompt;  // kAnswer: UTF-8, non-empty
+  // RCC only (see the header comment).
+  bool instruction_reconstruction = false;
+  Sampling sampling;
+};
+
+enum class FinishReason { kEos, kLength, kCancelled };
+
+struct GenerationOutcome {
+  std::vector<int32_t> tokens;  // the stop token excluded
+  FinishReason finish_reason = FinishReason::kLength;
+  int64_t prompt_tokens = 0;    // decoder input tokens besides the memory
+  // Text before which nothing is the answer (instruction reconstruction:
+  // the answer marker); empty when the whole output is the answer.
+  std::string answer_marker;
+};
+
+// Called with each generated token of job `job`, in order; returning false
+// stops that job (kCancelled). Not called for the stop token.
+using TokenCallback = std::function<bool(size_t job, int32_t token)>;
+
+class Engine {
+ public:
+  // Load reads the decoder, its tokenizer and any compressor. Errors name
+  // the directory and what is wrong with it.
+  static absl::StatusOr<std::unique_ptr<Engine>> Load(const EngineOptions& options);
+
+  virtual ~Engine() = default;
+
+  virtual const ModelDescription& description() const = 0;
+  virtual const Tokenizer& tokenizer() const = 0;
+  virtual bool Supports(Method method) const = 0;
+
+  // Tokenize encodes untrusted text (special tokens spelled out in it are
+  // ordinary text). INVALID_ARGUMENT for invalid UTF-8, and for characters
+  // the vocabulary cannot represent (they would be silently dropped).
+  virtual absl::StatusOr<std::vector<int32_t>> Tokenize(absl::string_view text) const = 0;
+
+  // Compress makes one memory per context (non-empty token ids), batching
+  // their encoder work. FAILED_PRECONDITION when `method` is not loaded.
+  virtual absl::StatusOr<std::vector<std::shared_ptr<const Memory>>> Compress(
+      Method method, const std::vector<std::vector<int32_t>>& contexts) const = 0;
+
+  // Concat is the memory of `first`'s context followed by `second`'s (same
+  // method): how a session grows.
+  virtual absl::StatusOr<std::shared_ptr<const Memory>> Concat(const Memory& first,
+                                                               const Memory& second) const = 0;
+
+  // BuildPrefix computes the decoder cache of a memory for reuse.
+  virtual absl::StatusOr<std::shared_ptr<const PrefixCache>> BuildPrefix(
+      const Memory& memory) const = 0;
+
+  // Generate runs the jobs as one batch.
+  virtual absl::StatusOr<std::vector<GenerationOutcome>> Generate(
+      const std::vector<GenerationJob>& jobs, const TokenCallback& on_token) const = 0;
+};
+
+}  // namespace ccs::model
+
+#endif  // CCS_MODEL_ENGINE_ENGINE_H_
