@@ -1,0 +1,201 @@
+// The engine over a tiny random GPT-NeoX model with the real GPT-NeoX
+// tokenizer and an RCC checkpoint in the released schema.
+#include "model/engine/engine.h"
+
+#include <cstdlib>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ccs::model {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string TinyDir(const std::string& part) {
+  return std::string(getenv("TEST_SRCDIR")) + "/ccs/tests/testdata/tiny/" + part;
+}
+
+std::unique_ptr<Engine> LoadTiny(bool with_rcc) {
+  EngineOptions options;
+  options.name = "tiny";
+  options.decoder_dir = TinyDir("decoder");
+  if (with_rcc) options.rcc_dir = TinyDir("rcc");
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Load(options);
+  EXPECT_TRUE(engine.ok()) << engine.status();
+  return engine.ok() ? *std::move(engine) : nullptr;
+}
+
+std::vector<int32_t> RunJob(const Engine& engine, const GenerationJob& job) {
+  std::vector<int32_t> streamed;
+  absl::StatusOr<std::vector<GenerationOutcome>> out =
+      engine.Generate({job}, [&](size_t, int32_t token) {
+        streamed.push_back(token);
+        return true;
+      });
+  EXPECT_TRUE(out.ok()) << out.status();
+  if (!out.ok()) return {};
+  EXPECT_EQ((*out)[0].tokens, streamed);
+  return (*out)[0].tokens;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { engine_ = LoadTiny(true).release(); }
+  static void TearDownTestSuite() { delete engine_; }
+  static Engine* engine_;
+};
+Engine* EngineTest::engine_ = nullptr;
+
+TEST_F(EngineTest, DescribesTheModel) {
+  ASSERT_NE(engine_, nullptr);
+  const ModelDescription& d = engine_->description();
+  EXPECT_EQ(d.name, "tiny");
+  EXPECT_EQ(d.architecture, "gpt_neox");
+  EXPECT_EQ(d.vocab_size, 50304);
+  EXPECT_EQ(d.rcc_ratio, 4);
+  EXPECT_EQ(d.rcc_segment_tokens, 32);
+  EXPECT_TRUE(engine_->Supports(Method::kRcc));
+  EXPECT_TRUE(engine_->Supports(Method::kNone));
+  EXPECT_FALSE(engine_->Supports(Method::kIcFormer));
+}
+
+TEST_F(EngineTest, RccMemoryHasTheFormulaSizeAndGrowsByAppends) {
+  ASSERT_NE(engine_, nullptr);
+  absl::StatusOr<std::vector<int32_t>> ids =
+      engine_->Tokenize("The cat sat on the sofa. The dog sat on the stool. " 
+                        "Where does the cat sit? On the sofa, of course.");
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  const int64_t n = static_cast<int64_t>(ids->size());
+  auto memories = engine_->Compress(Method::kRcc, {*ids});
+  ASSERT_TRUE(memories.ok()) << memories.status();
+  const Memory& m = *(*memories)[0];
+  EXPECT_EQ(m.tokens(), n);
+  EXPECT_EQ(m.slots(), (n + 3) / 4);  // one slot per r = 4 tokens, rounded up
+  EXPECT_EQ(m.bytes(), m.slots() * (2 + 1) * 32 * 4);  // slots x (L+1) x d x float32
+  auto grown = engine_->Concat(m, m);
+  ASSERT_TRUE(grown.ok());
+  EXPECT_EQ((*grown)->slots(), 2 * m.slots());
+  EXPECT_EQ((*grown)->bytes(), 2 * m.bytes());
+  EXPECT_EQ((*grown)->segments(), 2 * m.segments());
+}
+
+TEST_F(EngineTest, CachedPrefixGivesTheSameTokensAsBuildingItEachTime) {
+  ASSERT_NE(engine_, nullptr);
+  for (Method method : {Method::kRcc, Method::kNone}) {
+    auto ids = engine_->Tokenize("A short context about nothing in particular.");
+    ASSERT_TRUE(ids.ok());
+    auto memories = engine_->Compress(method, {*ids});
+    ASSERT_TRUE(memories.ok());
+    GenerationJob job;
+    job.memory = (*memories)[0];
+    job.prompt = "What is it about?";
+    job.sampling.max_new_tokens = 8;
+    const std::vector<int32_t> fresh = RunJob(*engine_, job);
+    auto prefix = engine_->BuildPrefix(*job.memory);
+    ASSERT_TRUE(prefix.ok());
+    EXPECT_GT((*prefix)->bytes(), 0);
+    job.prefix = *prefix;
+    EXPECT_EQ(RunJob(*engine_, job), fresh) << MethodName(method);
+    EXPECT_FALSE(fresh.empty());
+  }
+}
+
+TEST_F(EngineTest, BatchOfMixedJobsEqualsEachAlone) {
+  ASSERT_NE(engine_, nullptr);
+  auto a = engine_->Tokenize("First document, rather short.");
+  auto b = engine_->Tokenize("Second document, which is a good deal longer than the first one.");
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto rcc = engine_->Compress(Method::kRcc, {*a, *b});
+  auto none = engine_->Compress(Method::kNone, {*a});
+  ASSERT_TRUE(rcc.ok() && none.ok());
+  std::vector<GenerationJob> jobs(4);
+  jobs[0].memory = (*rcc)[0];
+  jobs[0].prompt = "Summarise.";
+  jobs[1].memory = (*rcc)[1];
+  jobs[1].prompt = "What is longer?";
+  jobs[1].sampling.temperature = 0.8;
+  jobs[1].sampling.seed = 42;
+  jobs[2].memory = (*none)[0];
+  jobs[2].prompt = "Anything?";
+  jobs[3].memory = (*rcc)[0];
+  jobs[3].task = Task::kReconstruct;
+  for (GenerationJob& job : jobs) job.sampling.max_new_tokens = 6;
+  absl::StatusOr<std::vector<GenerationOutcome>> together = engine_->Generate(jobs, nullptr);
+  ASSERT_TRUE(together.ok()) << together.status();
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    EXPECT_EQ((*together)[i].tokens, RunJob(*engine_, jobs[i])) << i;
+    EXPECT_GT((*together)[i].prompt_tokens, 0) << i;
+  }
+}
+
+TEST_F(EngineTest, NoneSessionsReconstructTheirOwnText) {
+  ASSERT_NE(engine_, nullptr);
+  const std::string text = "Exactly this text, caf\xC3\xA9 and all.";
+  auto ids = engine_->Tokenize(text);
+  ASSERT_TRUE(ids.ok());
+  auto memories = engine_->Compress(Method::kNone, {*ids});
+  ASSERT_TRUE(memories.ok());
+  GenerationJob job;
+  job.memory = (*memories)[0];
+  job.task = Task::kReconstruct;
+  job.sampling.max_new_tokens = 1000;
+  const std::vector<int32_t> tokens = RunJob(*engine_, job);
+  EXPECT_EQ(tokens, *ids);
+  EXPECT_EQ(*engine_->tokenizer().Decode(tokens), text);
+}
+
+TEST_F(EngineTest, InstructionReconstructionMarksWhereTheAnswerStarts) {
+  ASSERT_NE(engine_, nullptr);
+  auto ids = engine_->Tokenize("Some context.");
+  auto memories = engine_->Compress(Method::kRcc, {*ids});
+  ASSERT_TRUE(memories.ok());
+  GenerationJob job;
+  job.memory = (*memories)[0];
+  job.prompt = "Question?";
+  job.instruction_reconstruction = true;
+  job.sampling.max_new_tokens = 4;
+  absl::StatusOr<std::vector<GenerationOutcome>> out = engine_->Generate({job}, nullptr);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ((*out)[0].answer_marker, "assistant\n");
+  EXPECT_EQ((*out)[0].tokens.size(), 4u);
+}
+
+TEST_F(EngineTest, CancellingStopsOneJob) {
+  ASSERT_NE(engine_, nullptr);
+  auto ids = engine_->Tokenize("Context.");
+  auto memories = engine_->Compress(Method::kNone, {*ids});
+  ASSERT_TRUE(memories.ok());
+  GenerationJob job;
+  job.memory = (*memories)[0];
+  job.prompt = "Go on.";
+  job.sampling.max_new_tokens = 20;
+  absl::StatusOr<std::vector<GenerationOutcome>> out = engine_->Generate(
+      {job, job}, [](size_t i, int32_t) { return i != 0; });
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ((*out)[0].finish_reason, FinishReason::kCancelled);
+  EXPECT_EQ((*out)[0].tokens.size(), 1u);
+  EXPECT_EQ((*out)[1].tokens.size(), 20u);
+}
+
+TEST(EngineWithoutRccTest, RccIsFailedPrecondition) {
+  std::unique_ptr<Engine> engine = LoadTiny(false);
+  ASSERT_NE(engine, nullptr);
+  auto ids = engine->Tokenize("text");
+  ASSERT_TRUE(ids.ok());
+  auto memories = engine->Compress(Method::kRcc, {*ids});
+  EXPECT_EQ(memories.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(memories.status().message()), HasSubstr("not loaded"));
+}
+
+TEST(EngineLoadTest, BadOptionsAreExplained) {
+  EngineOptions options;
+  options.decoder_dir = "/no/such/dir";
+  EXPECT_FALSE(Engine::Load(options).ok());
+  options.decoder_dir = TinyDir("decoder");
+  options.dtype = "float8";
+  EXPECT_EQ(Engine::Load(options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ccs::model
