@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -42,6 +43,10 @@ class Memory {
   virtual int64_t bytes() const = 0;
   // Element type of the stored vectors: "float32", "bfloat16", "int32".
   virtual std::string dtype() const = 0;
+  // ExportVectors copies the memory vectors out: `shape` (RCC [slots,
+  // layers + 1, hidden], IC-Former [digests, hidden]) and `data`
+  // (little-endian, row-major, dtype()). False for kNone, which holds tokens.
+  virtual bool ExportVectors(std::vector<int64_t>* shape, std::string* data) const = 0;
 };
 
 // A decoder-side cache derived from one memory (the keys and values of its

@@ -31,8 +31,25 @@ ABSL_FLAG(std::string, device, "cpu", "where models run: cpu, cuda or cuda:N");
 ABSL_FLAG(int, threads, 0,
           "threads for model work (libtorch intra-op); 0 = all cores");
 ABSL_FLAG(std::string, model_dir, "",
-          "directory of the model to serve (model loading is not built yet: "
-          "see README.md, \"Status\")");
+          "Hugging Face directory of the decoder to serve (config.json, "
+          "safetensors, tokenizer.json); empty: no model");
+ABSL_FLAG(std::string, rcc_dir, "",
+          "RCC checkpoint for the model (rcc_config.json, *.safetensors); empty: "
+          "no RCC");
+ABSL_FLAG(std::string, model_name, "default", "the name clients use for the model");
+ABSL_FLAG(std::string, dtype, "float32", "model weights and activations: float32 or bfloat16");
+ABSL_FLAG(int, workers, 1, "threads running model work (each uses --threads)");
+ABSL_FLAG(int, queue_capacity, 64,
+          "requests that may wait for a worker; more get RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, session_ram_bytes, int64_t{4} << 30,
+          "bytes of session memory (and cached prefixes) held in RAM");
+ABSL_FLAG(absl::Duration, session_ttl, absl::Hours(24),
+          "sessions unused this long are deleted; 0 = never");
+ABSL_FLAG(int, max_sessions_per_tenant, 10000, "sessions one tenant may hold");
+ABSL_FLAG(int64_t, max_bytes_per_tenant, int64_t{2} << 30,
+          "bytes of session memory one tenant may hold");
+ABSL_FLAG(int64_t, max_memory_slots_per_session, 1 << 20,
+          "memory vectors one session may hold");
 ABSL_FLAG(std::string, data_dir, "data",
           "directory of the persistent session tier; created if missing");
 ABSL_FLAG(std::string, log_level, "info",
@@ -79,6 +96,20 @@ ccs::server::ServerOptions OptionsFromFlags() {
       PositiveFlag(FLAGS_max_prompt_tokens, "max_prompt_tokens");
   options.limits.max_new_tokens =
       PositiveFlag(FLAGS_max_new_tokens, "max_new_tokens");
+  options.workers = PositiveFlag(FLAGS_workers, "workers");
+  options.queue_capacity = PositiveFlag(FLAGS_queue_capacity, "queue_capacity");
+  options.sessions.ram_bytes = absl::GetFlag(FLAGS_session_ram_bytes);
+  options.sessions.ttl = absl::GetFlag(FLAGS_session_ttl);
+  options.sessions.max_sessions_per_tenant =
+      PositiveFlag(FLAGS_max_sessions_per_tenant, "max_sessions_per_tenant");
+  options.sessions.max_bytes_per_tenant = absl::GetFlag(FLAGS_max_bytes_per_tenant);
+  options.sessions.max_slots_per_session = absl::GetFlag(FLAGS_max_memory_slots_per_session);
+  if (options.sessions.ram_bytes <= 0 || options.sessions.max_bytes_per_tenant <= 0 ||
+      options.sessions.max_slots_per_session <= 0 ||
+      options.sessions.ttl < absl::ZeroDuration()) {
+    Fail("--session_ram_bytes, --max_bytes_per_tenant and --max_memory_slots_per_session "
+         "must be positive and --session_ttl not negative");
+  }
   return options;
 }
 
@@ -118,6 +149,34 @@ void WritePortFile(int port) {
   std::error_code error;
   std::filesystem::rename(temporary, path, error);
   if (error) Fail(absl::StrCat("--port_file=", path, ": ", error.message()));
+}
+
+// Loads the model named by the flags, or returns null when --model_dir is
+// empty (the server then answers model RPCs with FAILED_PRECONDITION).
+std::unique_ptr<ccs::model::Engine> LoadEngine(const std::string& device) {
+  ccs::model::EngineOptions options;
+  options.name = absl::GetFlag(FLAGS_model_name);
+  options.decoder_dir = absl::GetFlag(FLAGS_model_dir);
+  options.rcc_dir = absl::GetFlag(FLAGS_rcc_dir);
+  options.device = device;
+  options.dtype = absl::GetFlag(FLAGS_dtype);
+  if (options.decoder_dir.empty()) {
+    spdlog::warn("no --model_dir: serving without a model (model RPCs answer "
+                 "FAILED_PRECONDITION)");
+    return nullptr;
+  }
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<ccs::model::Engine>> engine = ccs::model::Engine::Load(options);
+  if (!engine.ok()) Fail(absl::StrCat("cannot load the model: ", engine.status().message()));
+  std::string methods;
+  for (ccs::model::Method m : (*engine)->description().methods) {
+    absl::StrAppend(&methods, methods.empty() ? "" : ", ", ccs::model::MethodName(m));
+  }
+  spdlog::info("model \"{}\" loaded from {} in {}: {} layers, hidden {}, methods {}",
+               options.name, options.decoder_dir, absl::FormatDuration(absl::Now() - start),
+               (*engine)->description().num_layers, (*engine)->description().hidden_size,
+               methods);
+  return *std::move(engine);
 }
 
 // Blocks SIGINT and SIGTERM in this thread and every thread started after
@@ -165,13 +224,11 @@ int main(int argc, char** argv) {
                runtime->intra_op_threads);
 
   PrepareDataDir();
-  if (!absl::GetFlag(FLAGS_model_dir).empty()) {
-    spdlog::warn("--model_dir={} ignored: model loading is not built yet",
-                 absl::GetFlag(FLAGS_model_dir));
-  }
+  const ccs::server::ServerOptions options = OptionsFromFlags();
+  std::unique_ptr<ccs::model::Engine> engine = LoadEngine(runtime->device);
 
   absl::StatusOr<std::unique_ptr<ccs::server::Server>> server =
-      ccs::server::Server::Start(OptionsFromFlags());
+      ccs::server::Server::Start(options, std::move(engine));
   if (!server.ok()) Fail(std::string(server.status().message()));
   spdlog::info("serving ccs.v1.ContextCompression on port {} "
                "(health and reflection enabled)",

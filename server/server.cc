@@ -8,21 +8,28 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "server/service.h"
+#include "server/work_queue.h"
 #include "spdlog/spdlog.h"
 
 namespace ccs::server {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
-    const ServerOptions& options) {
+    const ServerOptions& options, std::unique_ptr<model::Engine> engine) {
   if (options.max_receive_message_bytes <= 0 ||
       options.max_send_message_bytes <= 0) {
     return absl::InvalidArgumentError(
         "message size limits must be positive byte counts");
   }
+  if (options.workers < 1 || options.queue_capacity < 1) {
+    return absl::InvalidArgumentError("workers and queue_capacity must be at least 1");
+  }
+  auto store = std::make_unique<SessionStore>(options.sessions);
+  auto queue = std::make_unique<WorkQueue>(options.workers, options.queue_capacity);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  auto service = std::make_unique<ContextCompressionService>(options.limits);
+  auto service = std::make_unique<ContextCompressionService>(options.limits, engine.get(),
+                                                             store.get(), queue.get());
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.listen_address,
@@ -38,13 +45,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   }
   server->GetHealthCheckService()->SetServingStatus(
       v1::ContextCompression::service_full_name(), true);
-  return std::unique_ptr<Server>(
-      new Server(std::move(service), std::move(server), port));
+  return std::unique_ptr<Server>(new Server(std::move(engine), std::move(store),
+                                            std::move(queue), std::move(service),
+                                            std::move(server), port));
 }
 
-Server::Server(std::unique_ptr<ContextCompressionService> service,
+Server::Server(std::unique_ptr<model::Engine> engine, std::unique_ptr<SessionStore> store,
+               std::unique_ptr<WorkQueue> queue,
+               std::unique_ptr<ContextCompressionService> service,
                std::unique_ptr<grpc::Server> server, int port)
-    : service_(std::move(service)), server_(std::move(server)), port_(port) {}
+    : engine_(std::move(engine)),
+      store_(std::move(store)),
+      queue_(std::move(queue)),
+      service_(std::move(service)),
+      server_(std::move(server)),
+      port_(port) {}
 
 Server::~Server() {
   if (!shut_down_) Shutdown(absl::ZeroDuration());
@@ -57,6 +72,7 @@ void Server::Shutdown(absl::Duration drain) {
       std::chrono::system_clock::now() + absl::ToChronoMilliseconds(drain);
   server_->Shutdown(deadline);
   server_->Wait();
+  queue_.reset();  // every accepted task has run
 }
 
 }  // namespace ccs::server

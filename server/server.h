@@ -17,6 +17,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "model/engine/engine.h"
+#include "server/session_store.h"
 #include "server/validation.h"
 
 namespace grpc {
@@ -26,6 +28,7 @@ class Server;
 namespace ccs::server {
 
 class ContextCompressionService;
+class WorkQueue;
 
 struct ServerOptions {
   // host:port to listen on; port 0 picks a free port (see Server::port()).
@@ -35,14 +38,19 @@ struct ServerOptions {
   int max_receive_message_bytes = 64 << 20;
   int max_send_message_bytes = 64 << 20;
   RequestLimits limits;
+  SessionLimits sessions;
+  // Threads that run model work, and requests that may wait for them.
+  int workers = 1;
+  int queue_capacity = 64;
 };
 
 class Server {
  public:
-  // Starts serving. Errors: INVALID_ARGUMENT for bad options, UNAVAILABLE if
-  // the address cannot be bound.
+  // Starts serving `engine` (null: no model; model RPCs then answer
+  // FAILED_PRECONDITION). Errors: INVALID_ARGUMENT for bad options,
+  // UNAVAILABLE if the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
-      const ServerOptions& options);
+      const ServerOptions& options, std::unique_ptr<model::Engine> engine);
 
   ~Server();  // Shuts down with no drain time if Shutdown was not called.
   Server(const Server&) = delete;
@@ -57,9 +65,17 @@ class Server {
   void Shutdown(absl::Duration drain);
 
  private:
-  Server(std::unique_ptr<ContextCompressionService> service,
+  Server(std::unique_ptr<model::Engine> engine, std::unique_ptr<SessionStore> store,
+         std::unique_ptr<WorkQueue> queue,
+         std::unique_ptr<ContextCompressionService> service,
          std::unique_ptr<grpc::Server> server, int port);
 
+  // Shutdown stops the gRPC server, then the workers (which finish the
+  // work they accepted and use everything else), so that what remains can
+  // go in any order.
+  const std::unique_ptr<model::Engine> engine_;
+  const std::unique_ptr<SessionStore> store_;
+  std::unique_ptr<WorkQueue> queue_;
   const std::unique_ptr<ContextCompressionService> service_;
   const std::unique_ptr<grpc::Server> server_;
   const int port_;

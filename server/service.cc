@@ -1,27 +1,59 @@
 #include "server/service.h"
 
+#include <algorithm>
+#include <chrono>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "server/grpc_status.h"
+#include "server/stream_reactor.h"
+#include "server/text_stream.h"
 
 namespace ccs::server {
 namespace {
 
-// The answer of an RPC whose engine is not part of this build.
-absl::Status NotBuiltYet(absl::string_view rpc, absl::string_view missing) {
-  return absl::UnimplementedError(absl::StrCat(
-      rpc, " is not available in this server version: ", missing,
-      " is not built yet (see README.md, \"Status\")"));
+constexpr int kDefaultMaxNewTokens = 256;
+constexpr int kAppendAttempts = 8;
+constexpr int kDefaultPageSize = 100;
+
+v1::Method ToProto(model::Method method) {
+  switch (method) {
+    case model::Method::kRcc:
+      return v1::METHOD_RCC;
+    case model::Method::kIcFormer:
+      return v1::METHOD_IC_FORMER;
+    case model::Method::kNone:
+      return v1::METHOD_NONE;
+  }
+  return v1::METHOD_AUTO;
 }
 
-constexpr char kNoEngine[] = "the compression engine (RCC, IC-Former)";
-constexpr char kNoSessionStore[] = "the session store";
+void ToProto(const SessionInfo& info, v1::Session* out) {
+  out->set_session_id(info.id);
+  out->set_model(info.model);
+  out->set_method(ToProto(info.method));
+  out->set_tokens(info.tokens);
+  out->set_memory_slots(info.slots);
+  out->set_segments(info.segments);
+  out->set_bytes(info.bytes);
+  out->set_storage_dtype(info.dtype);
+  out->set_tier(v1::STORAGE_TIER_MEMORY);
+  out->set_created_unix_micros(absl::ToUnixMicros(info.created));
+  out->set_last_used_unix_micros(absl::ToUnixMicros(info.last_used));
+  out->set_expires_unix_micros(info.expires == absl::InfiniteFuture()
+                                   ? 0
+                                   : absl::ToUnixMicros(info.expires));
+}
 
-// Finishes a unary call: logs it and completes the reactor.
+absl::Status NoModel() {
+  return absl::FailedPreconditionError(
+      "no model is loaded on this server: start it with --model_dir (see README.md)");
+}
+
 grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
-                                      const RequestLog& log,
-                                      const absl::Status& status) {
+                                      const RequestLog& log, const absl::Status& status) {
   const grpc::Status wire = ToGrpcStatus(status);
   log.Finish(wire);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -29,90 +61,371 @@ grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-// A server-streaming reactor that ends the stream at once with a status.
-template <typename Response>
-class FinishedWriter final : public grpc::ServerWriteReactor<Response> {
- public:
-  explicit FinishedWriter(const grpc::Status& status) { this->Finish(status); }
-  void OnDone() override { delete this; }
-};
+int64_t MicrosSince(absl::Time start) { return absl::ToInt64Microseconds(absl::Now() - start); }
 
-template <typename Response>
-grpc::ServerWriteReactor<Response>* FinishStream(const RequestLog& log,
-                                                 const absl::Status& status) {
-  const grpc::Status wire = ToGrpcStatus(status);
-  log.Finish(wire);
-  return new FinishedWriter<Response>(wire);
+v1::FinishReason ToProto(model::FinishReason reason, bool stopped) {
+  if (stopped) return v1::FINISH_REASON_STOP;
+  return reason == model::FinishReason::kEos ? v1::FINISH_REASON_EOS : v1::FINISH_REASON_LENGTH;
 }
 
 }  // namespace
 
-ContextCompressionService::ContextCompressionService(
-    const RequestLimits& limits)
-    : limits_(limits) {}
+ContextCompressionService::ContextCompressionService(const RequestLimits& limits,
+                                                     const model::Engine* engine,
+                                                     SessionStore* store, WorkQueue* queue)
+    : limits_(limits), engine_(engine), store_(store), queue_(queue) {}
 
-grpc::ServerUnaryReactor* ContextCompressionService::Compress(
-    grpc::CallbackServerContext* context, const v1::CompressRequest* request,
-    v1::CompressResponse* /*response*/) {
-  const RequestLog log(request_ids_, "Compress", context);
+std::string ContextCompressionService::TenantOf(const grpc::CallbackServerContext&) const {
+  return "default";
+}
+
+absl::Status ContextCompressionService::CheckModel(const std::string& model) const {
+  if (engine_ == nullptr) return NoModel();
+  if (model.empty() || model == engine_->description().name) return absl::OkStatus();
+  return absl::NotFoundError(absl::StrCat("model \"", model, "\" is not loaded; this server has \"",
+                                          engine_->description().name, "\" (see ListModels)"));
+}
+
+absl::StatusOr<model::Method> ContextCompressionService::ResolveMethod(v1::Method requested,
+                                                                       bool prefer_low_latency) const {
+  model::Method method = model::Method::kNone;
+  switch (requested) {
+    case v1::METHOD_RCC:
+      method = model::Method::kRcc;
+      break;
+    case v1::METHOD_IC_FORMER:
+      method = model::Method::kIcFormer;
+      break;
+    case v1::METHOD_NONE:
+      method = model::Method::kNone;
+      break;
+    default:  // AUTO: the fast path if asked for and loaded, else RCC, else NONE
+      if (prefer_low_latency && engine_->Supports(model::Method::kIcFormer)) {
+        return model::Method::kIcFormer;
+      }
+      if (engine_->Supports(model::Method::kRcc)) return model::Method::kRcc;
+      if (engine_->Supports(model::Method::kIcFormer)) return model::Method::kIcFormer;
+      return model::Method::kNone;
+  }
+  if (!engine_->Supports(method)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "method ", model::MethodName(method), " is not loaded for model \"",
+        engine_->description().name, "\"; ListModels shows the methods it serves"));
+  }
+  return method;
+}
+
+absl::StatusOr<std::vector<int32_t>> ContextCompressionService::ContextIds(
+    const std::string& text, const google::protobuf::RepeatedField<int32_t>& ids) const {
+  std::vector<int32_t> tokens;
+  if (!text.empty()) {
+    absl::StatusOr<std::vector<int32_t>> encoded = engine_->Tokenize(text);
+    if (!encoded.ok()) return encoded.status();
+    tokens = *std::move(encoded);
+  } else {
+    const int64_t vocab = engine_->description().vocab_size;
+    for (int i = 0; i < ids.size(); ++i) {
+      if (ids[i] >= vocab) {
+        return absl::InvalidArgumentError(absl::StrCat("token_ids[", i, "] is ", ids[i],
+                                                       ": the model's vocabulary is [0, ", vocab, ")"));
+      }
+    }
+    tokens.assign(ids.begin(), ids.end());
+  }
+  if (tokens.empty()) {
+    return absl::InvalidArgumentError("the context has no tokens after tokenization");
+  }
+  if (static_cast<int64_t>(tokens.size()) > limits_.max_context_tokens) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the context is ", tokens.size(), " tokens; at most ", limits_.max_context_tokens,
+        " are allowed per call (--max_context_tokens): send the rest as appends to the same "
+        "session"));
+  }
+  return tokens;
+}
+
+absl::Status ContextCompressionService::RunCompress(const std::string& tenant,
+                                                    const v1::CompressRequest& request,
+                                                    v1::CompressResponse* response) const {
+  std::shared_ptr<const model::Memory> base;
+  absl::StatusOr<model::Method> method = absl::UnknownError("unset");
+  if (!request.session_id().empty()) {
+    absl::StatusOr<Session> session = store_->Get(tenant, request.session_id());
+    if (!session.ok()) return session.status();
+    if (request.method() != v1::METHOD_AUTO && ToProto(session->info.method) != request.method()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "session ", request.session_id(), " holds ", model::MethodName(session->info.method),
+          " memory; append with its method or METHOD_AUTO"));
+    }
+    method = session->info.method;
+  } else {
+    method = ResolveMethod(request.method(), request.prefer_low_latency());
+  }
+  if (!method.ok()) return method.status();
+  absl::StatusOr<std::vector<int32_t>> ids = ContextIds(request.text(), request.token_ids());
+  if (!ids.ok()) return ids.status();
+
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::vector<std::shared_ptr<const model::Memory>>> compressed =
+      engine_->Compress(*method, {*ids});
+  if (!compressed.ok()) return compressed.status();
+  const std::shared_ptr<const model::Memory>& added = (*compressed)[0];
+  response->set_compute_micros(MicrosSince(start));
+
+  absl::StatusOr<SessionInfo> info = absl::UnknownError("unset");
+  if (request.session_id().empty()) {
+    info = store_->Create(tenant, engine_->description().name, added);
+  } else {
+    // Compare-and-swap: a concurrent append to the same session makes the
+    // swap fail, and the concatenation is redone on the newer memory.
+    for (int attempt = 0; attempt < kAppendAttempts; ++attempt) {
+      absl::StatusOr<Session> session = store_->Get(tenant, request.session_id());
+      if (!session.ok()) return session.status();
+      absl::StatusOr<std::shared_ptr<const model::Memory>> longer =
+          engine_->Concat(*session->memory, *added);
+      if (!longer.ok()) return longer.status();
+      info = store_->Replace(tenant, request.session_id(), session->memory, *longer);
+      if (info.status().code() != absl::StatusCode::kAborted) break;
+    }
+  }
+  if (!info.ok()) return info.status();
+  response->set_session_id(info->id);
+  response->set_method(ToProto(*method));
+  response->set_model(info->model);
+  response->set_tokens_in(added->tokens());
+  response->set_memory_vectors_out(added->slots());
+  response->set_segments(added->segments());
+  ToProto(*info, response->mutable_session());
+  if (request.return_vectors()) {
+    std::vector<int64_t> shape;
+    std::string data;
+    if (added->ExportVectors(&shape, &data)) {
+      v1::Tensor* vectors = response->mutable_vectors();
+      vectors->set_dtype(added->dtype());
+      for (int64_t d : shape) vectors->add_shape(d);
+      vectors->set_data(std::move(data));
+    }
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* ContextCompressionService::Compress(grpc::CallbackServerContext* context,
+                                                              const v1::CompressRequest* request,
+                                                              v1::CompressResponse* response) {
+  auto log = std::make_shared<RequestLog>(request_ids_, "Compress", context);
   absl::Status status = ValidateCompressRequest(*request, limits_);
-  if (status.ok()) status = NotBuiltYet("Compress", kNoEngine);
-  return FinishUnary(context, log, status);
+  if (status.ok()) status = CheckModel(request->model());
+  if (!status.ok()) return FinishUnary(context, *log, status);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const std::string tenant = TenantOf(*context);
+  const absl::Time queued = absl::Now();
+  status = queue_->Submit([this, log, reactor, request, response, tenant, queued] {
+    response->set_queue_micros(MicrosSince(queued));
+    const grpc::Status wire = ToGrpcStatus(RunCompress(tenant, *request, response));
+    log->Finish(wire);
+    reactor->Finish(wire);
+  });
+  if (!status.ok()) {
+    const grpc::Status wire = ToGrpcStatus(status);
+    log->Finish(wire);
+    reactor->Finish(wire);
+  }
+  return reactor;
 }
 
-grpc::ServerWriteReactor<v1::GenerateResponse>*
-ContextCompressionService::Generate(grpc::CallbackServerContext* context,
-                                    const v1::GenerateRequest* request) {
-  const RequestLog log(request_ids_, "Generate", context);
+template <typename Response>
+void ContextCompressionService::RunGeneration(const std::string& tenant, model::GenerationJob job,
+                                              const std::string& session_id,
+                                              std::vector<std::string> stops,
+                                              grpc::CallbackServerContext* context,
+                                              StreamReactor<Response>* stream) const {
+  const absl::Time start = absl::Now();
+  // A session's cached prefix makes later calls prefill only their prompt.
+  const bool cacheable = !session_id.empty() && !job.instruction_reconstruction;
+  if (cacheable && job.prefix == nullptr) {
+    absl::StatusOr<std::shared_ptr<const model::PrefixCache>> prefix =
+        engine_->BuildPrefix(*job.memory);
+    if (!prefix.ok()) return stream->Close(ToGrpcStatus(prefix.status()));
+    job.prefix = *prefix;
+    store_->SetPrefixCache(tenant, session_id, job.memory, job.prefix);
+  }
+  absl::Status stopped_by;
+  int64_t first_token_micros = -1;
+  TextStream text(engine_->tokenizer(), engine_->AnswerMarker(job), std::move(stops));
+  Response pending;
+  absl::StatusOr<std::vector<model::GenerationOutcome>> outcomes = engine_->Generate(
+      {job}, [&](size_t, int32_t token) {
+        if (first_token_micros < 0) first_token_micros = MicrosSince(start);
+        const std::string delta = text.Add(token);
+        if (text.answering()) pending.add_token_ids(token);
+        if (!delta.empty()) {
+          pending.set_text(delta);
+          stream->Send(std::move(pending));
+          pending = Response();
+        }
+        if (stream->cancelled()) {
+          stopped_by = absl::CancelledError("the client cancelled the call");
+          return false;
+        }
+        if (context->deadline() < std::chrono::system_clock::now()) {
+          stopped_by = absl::DeadlineExceededError("the call's deadline passed while generating");
+          return false;
+        }
+        return !text.stopped();
+      });
+  if (!outcomes.ok()) return stream->Close(ToGrpcStatus(outcomes.status()));
+  if (!stopped_by.ok()) return stream->Close(ToGrpcStatus(stopped_by));
+  const model::GenerationOutcome& outcome = (*outcomes)[0];
+  pending.set_text(pending.text() + text.Finish());
+  pending.set_finish_reason(ToProto(outcome.finish_reason, text.stopped()));
+  v1::Usage* usage = pending.mutable_usage();
+  usage->set_prompt_tokens(outcome.prompt_tokens);
+  usage->set_memory_slots(job.memory->slots());
+  usage->set_generated_tokens(static_cast<int64_t>(outcome.tokens.size()));
+  usage->set_time_to_first_token_micros(first_token_micros < 0 ? MicrosSince(start)
+                                                               : first_token_micros);
+  usage->set_total_micros(MicrosSince(start));
+  stream->Send(std::move(pending));
+  stream->Close(grpc::Status::OK);
+}
+
+grpc::ServerWriteReactor<v1::GenerateResponse>* ContextCompressionService::Generate(
+    grpc::CallbackServerContext* context, const v1::GenerateRequest* request) {
+  auto* stream = new StreamReactor<v1::GenerateResponse>(request_ids_, "Generate", context);
   absl::Status status = ValidateGenerateRequest(*request, limits_);
-  if (status.ok()) status = NotBuiltYet("Generate", kNoEngine);
-  return FinishStream<v1::GenerateResponse>(log, status);
+  if (status.ok()) status = CheckModel(request->model());
+  if (!status.ok()) {
+    stream->Close(ToGrpcStatus(status));
+    return stream;
+  }
+  const std::string tenant = TenantOf(*context);
+  status = queue_->Submit([this, request, context, stream, tenant] {
+    model::GenerationJob job;
+    job.task = model::Task::kAnswer;
+    job.prompt = request->prompt();
+    job.instruction_reconstruction = request->instruction_reconstruction();
+    const v1::SamplingParams& s = request->sampling();
+    job.sampling.max_new_tokens =
+        s.max_new_tokens() > 0 ? s.max_new_tokens() : std::min(kDefaultMaxNewTokens, limits_.max_new_tokens);
+    job.sampling.temperature = s.temperature();
+    job.sampling.top_k = s.top_k();
+    job.sampling.top_p = s.top_p() > 0 ? s.top_p() : 1.0;
+    job.sampling.repetition_penalty = s.repetition_penalty() > 0 ? s.repetition_penalty() : 1.0;
+    job.sampling.seed = s.has_seed() ? s.seed() : absl::ToUnixNanos(absl::Now());
+    if (!request->session_id().empty()) {
+      absl::StatusOr<Session> session = store_->Get(tenant, request->session_id());
+      if (!session.ok()) return stream->Close(ToGrpcStatus(session.status()));
+      job.memory = session->memory;
+      job.prefix = session->prefix_cache;
+    } else {
+      absl::StatusOr<model::Method> method = ResolveMethod(request->method(), false);
+      if (!method.ok()) return stream->Close(ToGrpcStatus(method.status()));
+      absl::StatusOr<std::vector<int32_t>> ids = ContextIds(request->context(), {});
+      if (!ids.ok()) return stream->Close(ToGrpcStatus(ids.status()));
+      auto memories = engine_->Compress(*method, {*ids});
+      if (!memories.ok()) return stream->Close(ToGrpcStatus(memories.status()));
+      job.memory = (*memories)[0];
+    }
+    std::vector<std::string> stops(s.stop().begin(), s.stop().end());
+    RunGeneration(tenant, std::move(job), request->session_id(), std::move(stops), context, stream);
+  });
+  if (!status.ok()) stream->Close(ToGrpcStatus(status));
+  return stream;
 }
 
-grpc::ServerWriteReactor<v1::ReconstructResponse>*
-ContextCompressionService::Reconstruct(grpc::CallbackServerContext* context,
-                                       const v1::ReconstructRequest* request) {
-  const RequestLog log(request_ids_, "Reconstruct", context);
+grpc::ServerWriteReactor<v1::ReconstructResponse>* ContextCompressionService::Reconstruct(
+    grpc::CallbackServerContext* context, const v1::ReconstructRequest* request) {
+  auto* stream = new StreamReactor<v1::ReconstructResponse>(request_ids_, "Reconstruct", context);
   absl::Status status = ValidateReconstructRequest(*request, limits_);
-  if (status.ok()) status = NotBuiltYet("Reconstruct", kNoEngine);
-  return FinishStream<v1::ReconstructResponse>(log, status);
+  if (status.ok() && engine_ == nullptr) status = NoModel();
+  if (!status.ok()) {
+    stream->Close(ToGrpcStatus(status));
+    return stream;
+  }
+  const std::string tenant = TenantOf(*context);
+  status = queue_->Submit([this, request, context, stream, tenant] {
+    absl::StatusOr<Session> session = store_->Get(tenant, request->session_id());
+    if (!session.ok()) return stream->Close(ToGrpcStatus(session.status()));
+    model::GenerationJob job;
+    job.task = model::Task::kReconstruct;
+    job.memory = session->memory;
+    job.prefix = nullptr;  // the cached prefix is built for answering prompts
+    // About as many tokens as were compressed, with room for tokenization drift.
+    const int64_t about = session->memory->tokens() + session->memory->tokens() / 8 + 8;
+    job.sampling.max_new_tokens = request->max_tokens() > 0
+                                      ? request->max_tokens()
+                                      : static_cast<int>(std::min<int64_t>(about, limits_.max_new_tokens));
+    RunGeneration(tenant, std::move(job), "", {}, context, stream);
+  });
+  if (!status.ok()) stream->Close(ToGrpcStatus(status));
+  return stream;
 }
 
-grpc::ServerUnaryReactor* ContextCompressionService::GetSession(
-    grpc::CallbackServerContext* context, const v1::GetSessionRequest* request,
-    v1::Session* /*response*/) {
+grpc::ServerUnaryReactor* ContextCompressionService::GetSession(grpc::CallbackServerContext* context,
+                                                                const v1::GetSessionRequest* request,
+                                                                v1::Session* response) {
   const RequestLog log(request_ids_, "GetSession", context);
   absl::Status status = ValidateGetSessionRequest(*request);
-  if (status.ok()) status = NotBuiltYet("GetSession", kNoSessionStore);
+  if (status.ok()) {
+    absl::StatusOr<Session> session = store_->Get(TenantOf(*context), request->session_id());
+    status = session.status();
+    if (session.ok()) ToProto(session->info, response);
+  }
   return FinishUnary(context, log, status);
 }
 
 grpc::ServerUnaryReactor* ContextCompressionService::ListSessions(
-    grpc::CallbackServerContext* context,
-    const v1::ListSessionsRequest* request,
-    v1::ListSessionsResponse* /*response*/) {
+    grpc::CallbackServerContext* context, const v1::ListSessionsRequest* request,
+    v1::ListSessionsResponse* response) {
   const RequestLog log(request_ids_, "ListSessions", context);
   absl::Status status = ValidateListSessionsRequest(*request);
-  if (status.ok()) status = NotBuiltYet("ListSessions", kNoSessionStore);
+  if (status.ok()) {
+    absl::StatusOr<SessionStore::Page> page = store_->List(
+        TenantOf(*context), request->page_size() > 0 ? request->page_size() : kDefaultPageSize,
+        request->page_token());
+    status = page.status();
+    if (page.ok()) {
+      for (const SessionInfo& info : page->sessions) ToProto(info, response->add_sessions());
+      response->set_next_page_token(page->next_page_token);
+    }
+  }
   return FinishUnary(context, log, status);
 }
 
 grpc::ServerUnaryReactor* ContextCompressionService::DeleteSession(
-    grpc::CallbackServerContext* context,
-    const v1::DeleteSessionRequest* request,
-    v1::DeleteSessionResponse* /*response*/) {
+    grpc::CallbackServerContext* context, const v1::DeleteSessionRequest* request,
+    v1::DeleteSessionResponse* response) {
   const RequestLog log(request_ids_, "DeleteSession", context);
   absl::Status status = ValidateDeleteSessionRequest(*request);
-  if (status.ok()) status = NotBuiltYet("DeleteSession", kNoSessionStore);
+  if (status.ok()) {
+    absl::StatusOr<int64_t> freed = store_->Delete(TenantOf(*context), request->session_id());
+    status = freed.status();
+    if (freed.ok()) response->set_bytes_freed(*freed);
+  }
   return FinishUnary(context, log, status);
 }
 
 grpc::ServerUnaryReactor* ContextCompressionService::ListModels(
-    grpc::CallbackServerContext* context,
-    const v1::ListModelsRequest* /*request*/,
-    v1::ListModelsResponse* /*response*/) {
-  // No model loader is built yet: the list of loaded models is empty.
+    grpc::CallbackServerContext* context, const v1::ListModelsRequest* /*request*/,
+    v1::ListModelsResponse* response) {
   const RequestLog log(request_ids_, "ListModels", context);
+  if (engine_ != nullptr) {
+    const model::ModelDescription& d = engine_->description();
+    v1::ModelInfo* m = response->add_models();
+    m->set_name(d.name);
+    m->set_is_default(true);
+    for (model::Method method : d.methods) m->add_methods(ToProto(method));
+    m->set_architecture(d.architecture);
+    m->set_vocab_size(static_cast<int32_t>(d.vocab_size));
+    m->set_hidden_size(static_cast<int32_t>(d.hidden_size));
+    m->set_num_layers(static_cast<int32_t>(d.num_layers));
+    m->set_rcc_ratio(static_cast<int32_t>(d.rcc_ratio));
+    m->set_rcc_segment_tokens(static_cast<int32_t>(d.rcc_segment_tokens));
+    m->set_icformer_digests(static_cast<int32_t>(d.icformer_digests));
+    m->set_icformer_chunk_tokens(static_cast<int32_t>(d.icformer_chunk_tokens));
+    m->set_storage_dtype(d.storage_dtype);
+    m->set_device(d.device);
+  }
   return FinishUnary(context, log, absl::OkStatus());
 }
 

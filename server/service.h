@@ -1,55 +1,80 @@
 // The gRPC front end of ccs.v1.ContextCompression (callback API). Handlers
 // only convert and validate: each checks its request (validation.h), then
-// hands the work to the engine and returns without blocking. Model work never
-// runs on gRPC's threads.
+// hands the model work to the WorkQueue and returns without blocking; the
+// worker finishes the call (unary) or streams it (Generate, Reconstruct).
 //
-// Engine status in this version: no compression engine or session store is
-// built in yet, so after validation Compress, Generate, Reconstruct and the
-// session RPCs answer UNIMPLEMENTED with a message naming what is missing;
-// ListModels lists the models loaded, which is none.
+// Sessions live in the SessionStore; model work goes through one
+// model::Engine (the model loaded at start-up; none: every model RPC answers
+// FAILED_PRECONDITION). Tenancy: every caller is tenant "default" until
+// authentication is built.
 //
 // Thread-safety: one instance serves all calls concurrently.
 #ifndef CCS_SERVER_SERVICE_H_
 #define CCS_SERVER_SERVICE_H_
 
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
 #include "ccs/v1/context_compression.grpc.pb.h"
+#include "model/engine/engine.h"
 #include "server/request_log.h"
+#include "server/session_store.h"
 #include "server/validation.h"
+#include "server/work_queue.h"
 
 namespace ccs::server {
 
-class ContextCompressionService final
-    : public v1::ContextCompression::CallbackService {
+template <typename Response>
+class StreamReactor;
+
+class ContextCompressionService final : public v1::ContextCompression::CallbackService {
  public:
-  explicit ContextCompressionService(const RequestLimits& limits);
+  // `engine` may be null (no model loaded); `store` and `queue` must outlive
+  // the service.
+  ContextCompressionService(const RequestLimits& limits, const model::Engine* engine,
+                            SessionStore* store, WorkQueue* queue);
 
   grpc::ServerUnaryReactor* Compress(grpc::CallbackServerContext* context,
                                      const v1::CompressRequest* request,
                                      v1::CompressResponse* response) override;
   grpc::ServerWriteReactor<v1::GenerateResponse>* Generate(
-      grpc::CallbackServerContext* context,
-      const v1::GenerateRequest* request) override;
+      grpc::CallbackServerContext* context, const v1::GenerateRequest* request) override;
   grpc::ServerWriteReactor<v1::ReconstructResponse>* Reconstruct(
-      grpc::CallbackServerContext* context,
-      const v1::ReconstructRequest* request) override;
+      grpc::CallbackServerContext* context, const v1::ReconstructRequest* request) override;
   grpc::ServerUnaryReactor* GetSession(grpc::CallbackServerContext* context,
                                        const v1::GetSessionRequest* request,
                                        v1::Session* response) override;
-  grpc::ServerUnaryReactor* ListSessions(
-      grpc::CallbackServerContext* context,
-      const v1::ListSessionsRequest* request,
-      v1::ListSessionsResponse* response) override;
-  grpc::ServerUnaryReactor* DeleteSession(
-      grpc::CallbackServerContext* context,
-      const v1::DeleteSessionRequest* request,
-      v1::DeleteSessionResponse* response) override;
-  grpc::ServerUnaryReactor* ListModels(
-      grpc::CallbackServerContext* context,
-      const v1::ListModelsRequest* request,
-      v1::ListModelsResponse* response) override;
+  grpc::ServerUnaryReactor* ListSessions(grpc::CallbackServerContext* context,
+                                         const v1::ListSessionsRequest* request,
+                                         v1::ListSessionsResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteSession(grpc::CallbackServerContext* context,
+                                          const v1::DeleteSessionRequest* request,
+                                          v1::DeleteSessionResponse* response) override;
+  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
+                                       const v1::ListModelsRequest* request,
+                                       v1::ListModelsResponse* response) override;
 
  private:
+  // The tenant of a call (authentication is not built yet: "default").
+  std::string TenantOf(const grpc::CallbackServerContext& context) const;
+  absl::Status CheckModel(const std::string& model) const;
+  absl::StatusOr<model::Method> ResolveMethod(v1::Method requested, bool prefer_low_latency) const;
+  // Tokenizes a Compress request's context and checks its length.
+  absl::StatusOr<std::vector<int32_t>> ContextIds(const std::string& text,
+                                                  const google::protobuf::RepeatedField<int32_t>& ids) const;
+  // Compresses `ids` into a new session or appends them to `session_id`.
+  absl::Status RunCompress(const std::string& tenant, const v1::CompressRequest& request,
+                           v1::CompressResponse* response) const;
+  template <typename Response>
+  void RunGeneration(const std::string& tenant, model::GenerationJob job,
+                     const std::string& session_id, std::vector<std::string> stops,
+                     grpc::CallbackServerContext* context, StreamReactor<Response>* stream) const;
+
   const RequestLimits limits_;
+  const model::Engine* const engine_;
+  SessionStore* const store_;
+  WorkQueue* const queue_;
   RequestIdSource request_ids_;
 };
 

@@ -21,6 +21,7 @@ class FakeMemory final : public model::Memory {
   int32_t segments() const override { return 1; }
   int64_t bytes() const override { return bytes_; }
   std::string dtype() const override { return "bfloat16"; }
+  bool ExportVectors(std::vector<int64_t>*, std::string*) const override { return false; }
 
  private:
   const int64_t slots_;

@@ -122,12 +122,12 @@ TEST_F(EndToEndTest, OversizedMessageIsResourceExhausted) {
             absl::StatusCode::kResourceExhausted);
 }
 
-TEST_F(EndToEndTest, EnginesNotBuiltYetAnswerUnimplemented) {
+TEST_F(EndToEndTest, WithoutAModelModelRpcsAreFailedPrecondition) {
   v1::CompressRequest compress;
   compress.set_text("A long document.");
   absl::StatusOr<v1::CompressResponse> reply = client_->Compress(compress);
-  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(reply.status().message(), HasSubstr("not built yet"));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(reply.status().message(), HasSubstr("--model_dir"));
 
   v1::GenerateRequest generate;
   generate.set_session_id(kSessionId);
@@ -135,26 +135,25 @@ TEST_F(EndToEndTest, EnginesNotBuiltYetAnswerUnimplemented) {
   int messages = 0;
   absl::StatusOr<v1::GenerateResponse> last = client_->Generate(
       generate, [&](const v1::GenerateResponse&) { ++messages; });
-  EXPECT_EQ(last.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(last.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(messages, 0);
 
   v1::ReconstructRequest reconstruct;
   reconstruct.set_session_id(kSessionId);
-  EXPECT_EQ(client_->Reconstruct(reconstruct, [](const auto&) {})
-                .status()
-                .code(),
-            absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(client_->Reconstruct(reconstruct, [](const auto&) {}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
 
+TEST_F(EndToEndTest, UnknownSessionsAreNotFound) {
   v1::GetSessionRequest get;
   get.set_session_id(kSessionId);
-  EXPECT_EQ(client_->GetSession(get).status().code(),
-            absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(client_->ListSessions({}).status().code(),
-            absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(client_->GetSession(get).status().code(), absl::StatusCode::kNotFound);
+  absl::StatusOr<v1::ListSessionsResponse> list = client_->ListSessions({});
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->sessions_size(), 0);
   v1::DeleteSessionRequest del;
   del.set_session_id(kSessionId);
-  EXPECT_EQ(client_->DeleteSession(del).status().code(),
-            absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(client_->DeleteSession(del).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(EndToEndTest, StreamingValidationErrorsArriveAsStatus) {
@@ -181,6 +180,8 @@ TEST_F(EndToEndTest, CliExitCodesTellFailureKindsApart) {
   EXPECT_THAT(output, HasSubstr("ccs generate PROMPT"));
   // Piped input: an empty context is refused by the server.
   EXPECT_EQ(Cli("compress - </dev/null 2>/dev/null", &output), 3);
+  EXPECT_EQ(Cli("sessions list", &output), 0);
+  EXPECT_THAT(output, HasSubstr("no sessions"));
   // Unreachable server: "try again later".
   EXPECT_EQ(testing::RunCommand(
                 absl::StrCat(testing::RunfilePath("client/ccs"),

@@ -155,9 +155,12 @@ TEST_F(EngineTest, InstructionReconstructionMarksWhereTheAnswerStarts) {
   job.prompt = "Question?";
   job.instruction_reconstruction = true;
   job.sampling.max_new_tokens = 4;
+  GenerationJob plain = job;
+  plain.instruction_reconstruction = false;
+  EXPECT_EQ(engine_->AnswerMarker(plain), "");
+  EXPECT_EQ(engine_->AnswerMarker(job), "assistant\n");
   absl::StatusOr<std::vector<GenerationOutcome>> out = engine_->Generate({job}, nullptr);
   ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_EQ((*out)[0].answer_marker, "assistant\n");
   EXPECT_EQ((*out)[0].tokens.size(), 4u);
 }
 

@@ -35,6 +35,7 @@ class TokenMemory final : public Memory {
   int32_t segments() const override { return appends_; }
   int64_t bytes() const override { return tokens() * static_cast<int64_t>(sizeof(int32_t)); }
   std::string dtype() const override { return "int32"; }
+  bool ExportVectors(std::vector<int64_t>*, std::string*) const override { return false; }
   const std::vector<int32_t>& ids() const { return ids_; }
 
  private:
@@ -56,6 +57,13 @@ class RccMemory final : public Memory {
   }
   std::string dtype() const override {
     return slots_.scalar_type() == torch::kBFloat16 ? "bfloat16" : "float32";
+  }
+  bool ExportVectors(std::vector<int64_t>* shape, std::string* data) const override {
+    const torch::Tensor t = slots_.contiguous();
+    *shape = t.sizes().vec();
+    data->assign(static_cast<const char*>(t.data_ptr()),
+                 static_cast<size_t>(t.numel() * t.element_size()));
+    return true;
   }
   const torch::Tensor& tensor() const { return slots_; }
 
@@ -221,6 +229,13 @@ class TorchEngine final : public Engine {
     return std::make_shared<KvPrefix>(*std::move(cache));
   }
 
+  std::string AnswerMarker(const GenerationJob& job) const override {
+    const bool rebuilds_instruction = job.task == Task::kAnswer && job.instruction_reconstruction &&
+                                      job.memory != nullptr &&
+                                      job.memory->method() == Method::kRcc;
+    return rebuilds_instruction ? options_.templates.answer_marker : "";
+  }
+
   absl::StatusOr<std::vector<GenerationOutcome>> Generate(
       const std::vector<GenerationJob>& jobs, const TokenCallback& on_token) const override;
 
@@ -254,10 +269,8 @@ class TorchEngine final : public Engine {
     return rcc_->BuildPrefix(static_cast<const RccMemory&>(memory).tensor());
   }
 
-  // The decoder request of one job (its prefix included), and the marker
-  // before which its output is not the answer.
-  absl::StatusOr<GenerationRequest> BuildRequest(const GenerationJob& job,
-                                                 std::string* answer_marker) const;
+  // The decoder request of one job, its prefix included.
+  absl::StatusOr<GenerationRequest> BuildRequest(const GenerationJob& job) const;
 
   const EngineOptions options_;
   const ModelDescription description_;
@@ -269,8 +282,7 @@ class TorchEngine final : public Engine {
   std::vector<int64_t> stop_ids_;
 };
 
-absl::StatusOr<GenerationRequest> TorchEngine::BuildRequest(const GenerationJob& job,
-                                                            std::string* answer_marker) const {
+absl::StatusOr<GenerationRequest> TorchEngine::BuildRequest(const GenerationJob& job) const {
   GenerationRequest request;
   transformer::SamplingParams& s = request.sampling;
   s.max_new_tokens = job.sampling.max_new_tokens;
@@ -300,7 +312,6 @@ absl::StatusOr<GenerationRequest> TorchEngine::BuildRequest(const GenerationJob&
       memory = *joined;
       prefix = nullptr;
       prompt_ids = rcc_prompt_prefix_;
-      *answer_marker = options_.templates.answer_marker;
     } else if (rcc) {
       prompt_ids = Join({&rcc_prompt_prefix_, &*prompt, &answer_prefix_});
     } else {
@@ -343,7 +354,7 @@ absl::StatusOr<std::vector<GenerationOutcome>> TorchEngine::Generate(
       }
       continue;
     }
-    absl::StatusOr<GenerationRequest> request = BuildRequest(job, &outcomes[i].answer_marker);
+    absl::StatusOr<GenerationRequest> request = BuildRequest(job);
     if (!request.ok()) return request.status();
     requests.push_back(*std::move(request));
     model_jobs.push_back(i);

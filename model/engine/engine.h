@@ -124,9 +124,6 @@ struct GenerationOutcome {
   std::vector<int32_t> tokens;  // the stop token excluded
   FinishReason finish_reason = FinishReason::kLength;
   int64_t prompt_tokens = 0;    // decoder input tokens besides the memory
-  // Text before which nothing is the answer (instruction reconstruction:
-  // the answer marker); empty when the whole output is the answer.
-  std::string answer_marker;
 };
 
 // Called with each generated token of job `job`, in order; returning false
@@ -163,6 +160,11 @@ class Engine {
   // BuildPrefix computes the decoder cache of a memory for reuse.
   virtual absl::StatusOr<std::shared_ptr<const PrefixCache>> BuildPrefix(
       const Memory& memory) const = 0;
+
+  // AnswerMarker is the text in `job`'s output before which nothing is the
+  // answer (RCC instruction reconstruction regenerates the instruction
+  // first); empty when the whole output is the answer.
+  virtual std::string AnswerMarker(const GenerationJob& job) const = 0;
 
   // Generate runs the jobs as one batch.
   virtual absl::StatusOr<std::vector<GenerationOutcome>> Generate(
