@@ -272,9 +272,10 @@ void PrintStreamed(const Response& message) {
 template <typename Response>
 void PrintFinish(const Response& last) {
   if (absl::GetFlag(FLAGS_json)) return;
+  std::cout << "\n" << std::flush;  // the streamed text ends its line
   const ccs::v1::Usage& u = last.usage();
   std::cerr << absl::StrFormat(
-      "\n[%s: %d tokens generated, %d memory slots, first token %.1f ms, "
+      "[%s: %d tokens generated, %d memory slots, first token %.1f ms, "
       "total %.1f ms]\n",
       ccs::v1::FinishReason_Name(last.finish_reason()), u.generated_tokens(),
       u.memory_slots(), u.time_to_first_token_micros() / 1000.0,

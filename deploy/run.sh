@@ -11,4 +11,8 @@ deploy/setup.sh
 echo "[run] building //server:ccs_server and //client:ccs"
 bazel build //server:ccs_server //client:ccs
 echo "[run] starting the server; in another terminal: bazel-bin/client/ccs health"
-exec bazel-bin/server/ccs_server "$@"
+# The default model: SmolLM2-135M-Instruct as deploy/setup.sh builds it.
+# Later flags win, so "$@" can override any of these.
+exec bazel-bin/server/ccs_server \
+  --model_dir="$root/models/smollm2-135m-instruct" --model_name=smollm2-135m-instruct \
+  --data_dir="$root/data" "$@"
