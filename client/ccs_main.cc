@@ -259,28 +259,36 @@ int Compress(Client& client, const Args& args) {
   return kOk;
 }
 
-// Prints a stream's text as it arrives (or one JSON object per message).
-template <typename Response>
-void PrintStreamed(const Response& message) {
-  if (absl::GetFlag(FLAGS_json)) {
-    PrintJson(message);
-  } else {
+// Prints a stream's text as it arrives (or one JSON object per message),
+// then its finish line on stderr.
+class StreamPrinter {
+ public:
+  template <typename Response>
+  void operator()(const Response& message) {
+    if (absl::GetFlag(FLAGS_json)) {
+      PrintJson(message);
+      return;
+    }
     std::cout << message.text() << std::flush;
+    if (!message.text().empty()) at_line_start_ = message.text().back() == '\n';
   }
-}
 
-template <typename Response>
-void PrintFinish(const Response& last) {
-  if (absl::GetFlag(FLAGS_json)) return;
-  std::cout << "\n" << std::flush;  // the streamed text ends its line
-  const ccs::v1::Usage& u = last.usage();
-  std::cerr << absl::StrFormat(
-      "[%s: %d tokens generated, %d memory slots, first token %.1f ms, "
-      "total %.1f ms]\n",
-      ccs::v1::FinishReason_Name(last.finish_reason()), u.generated_tokens(),
-      u.memory_slots(), u.time_to_first_token_micros() / 1000.0,
-      u.total_micros() / 1000.0);
-}
+  template <typename Response>
+  void Finish(const Response& last) {
+    if (absl::GetFlag(FLAGS_json)) return;
+    if (!at_line_start_) std::cout << "\n" << std::flush;  // end the text's line
+    const ccs::v1::Usage& u = last.usage();
+    std::cerr << absl::StrFormat(
+        "[%s: %d tokens generated, %d memory slots, first token %.1f ms, "
+        "total %.1f ms]\n",
+        ccs::v1::FinishReason_Name(last.finish_reason()), u.generated_tokens(),
+        u.memory_slots(), u.time_to_first_token_micros() / 1000.0,
+        u.total_micros() / 1000.0);
+  }
+
+ private:
+  bool at_line_start_ = true;
+};
 
 int Generate(Client& client, const Args& args) {
   if (args.size() != 1) return UsageError("generate takes one PROMPT");
@@ -309,10 +317,11 @@ int Generate(Client& client, const Args& args) {
   if (absl::GetFlag(FLAGS_seed) >= 0) sampling.set_seed(absl::GetFlag(FLAGS_seed));
   request.set_instruction_reconstruction(
       absl::GetFlag(FLAGS_instruction_reconstruction));
+  StreamPrinter printer;
   absl::StatusOr<ccs::v1::GenerateResponse> last = client.Generate(
-      request, PrintStreamed<ccs::v1::GenerateResponse>);
+      request, [&](const ccs::v1::GenerateResponse& m) { printer(m); });
   if (!last.ok()) return Report(last.status());
-  PrintFinish(*last);
+  printer.Finish(*last);
   return kOk;
 }
 
@@ -321,10 +330,11 @@ int Reconstruct(Client& client, const Args& args) {
   ccs::v1::ReconstructRequest request;
   request.set_session_id(absl::GetFlag(FLAGS_session));
   request.set_max_tokens(absl::GetFlag(FLAGS_max_tokens));
+  StreamPrinter printer;
   absl::StatusOr<ccs::v1::ReconstructResponse> last = client.Reconstruct(
-      request, PrintStreamed<ccs::v1::ReconstructResponse>);
+      request, [&](const ccs::v1::ReconstructResponse& m) { printer(m); });
   if (!last.ok()) return Report(last.status());
-  PrintFinish(*last);
+  printer.Finish(*last);
   return kOk;
 }
 
