@@ -36,6 +36,9 @@ ABSL_FLAG(std::string, model_dir, "",
 ABSL_FLAG(std::string, rcc_dir, "",
           "RCC checkpoint for the model (rcc_config.json, *.safetensors); empty: "
           "no RCC");
+ABSL_FLAG(std::string, icformer_dir, "",
+          "IC-Former checkpoint for the model (config.json, model.safetensors, "
+          "param.pt); empty: no IC-Former");
 ABSL_FLAG(std::string, model_name, "default", "the name clients use for the model");
 ABSL_FLAG(std::string, dtype, "float32", "model weights and activations: float32 or bfloat16");
 ABSL_FLAG(int, workers, 1, "threads running model work (each uses --threads)");
@@ -158,6 +161,7 @@ std::unique_ptr<ccs::model::Engine> LoadEngine(const std::string& device) {
   options.name = absl::GetFlag(FLAGS_model_name);
   options.decoder_dir = absl::GetFlag(FLAGS_model_dir);
   options.rcc_dir = absl::GetFlag(FLAGS_rcc_dir);
+  options.icformer_dir = absl::GetFlag(FLAGS_icformer_dir);
   options.device = device;
   options.dtype = absl::GetFlag(FLAGS_dtype);
   if (options.decoder_dir.empty()) {

@@ -24,7 +24,8 @@ class ModelEndToEndTest : public ::testing::Test {
     const std::string tiny = testing::RunfilePath("tests/testdata/tiny/");
     absl::StatusOr<std::unique_ptr<testing::ServerProcess>> started =
         testing::ServerProcess::Start({"--model_dir=" + tiny + "decoder",
-                                       "--rcc_dir=" + tiny + "rcc", "--model_name=tiny",
+                                       "--rcc_dir=" + tiny + "rcc",
+                                       "--icformer_dir=" + tiny + "icformer", "--model_name=tiny",
                                        "--workers=2", "--max_new_tokens=64"});
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = started->release();
@@ -69,7 +70,9 @@ TEST_F(ModelEndToEndTest, ListModelsDescribesTheLoadedModel) {
   EXPECT_EQ(m.architecture(), "gpt_neox");
   EXPECT_EQ(m.rcc_ratio(), 4);
   EXPECT_EQ(m.rcc_segment_tokens(), 32);
-  EXPECT_EQ(m.methods_size(), 2);
+  EXPECT_EQ(m.methods_size(), 3);
+  EXPECT_EQ(m.icformer_digests(), 4);
+  EXPECT_EQ(m.icformer_chunk_tokens(), 16);
   EXPECT_EQ(m.device(), "cpu");
 }
 
@@ -112,6 +115,28 @@ TEST_F(ModelEndToEndTest, RccSessionGrowsByAppendsAndAnswersInAStream) {
                         again += m.text();
                       }).ok());
   EXPECT_EQ(again, text);
+}
+
+TEST_F(ModelEndToEndTest, IcFormerIsTheLowLatencyPathAndAnswers) {
+  v1::CompressRequest request;
+  request.set_text("A context for the fast path, long enough to need two chunks of sixteen.");
+  request.set_prefer_low_latency(true);
+  absl::StatusOr<v1::CompressResponse> made = client_->Compress(request);
+  ASSERT_TRUE(made.ok()) << made.status();
+  EXPECT_EQ(made->method(), v1::METHOD_IC_FORMER);
+  EXPECT_EQ(made->memory_vectors_out(), 4 * made->segments());
+  CompressOrDie("And an appended part.", v1::METHOD_AUTO, made->session_id());
+  v1::GenerateRequest generate;
+  generate.set_session_id(made->session_id());
+  generate.set_prompt("What is it?");
+  generate.mutable_sampling()->set_max_new_tokens(4);
+  absl::StatusOr<v1::GenerateResponse> last = client_->Generate(generate, [](const auto&) {});
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_GT(last->usage().memory_slots(), made->memory_vectors_out());
+  v1::ReconstructRequest reconstruct;
+  reconstruct.set_session_id(made->session_id());
+  reconstruct.set_max_tokens(4);
+  EXPECT_TRUE(client_->Reconstruct(reconstruct, [](const auto&) {}).ok());
 }
 
 TEST_F(ModelEndToEndTest, NoneSessionsReconstructExactly) {

@@ -20,7 +20,10 @@ std::unique_ptr<Engine> LoadTiny(bool with_rcc) {
   EngineOptions options;
   options.name = "tiny";
   options.decoder_dir = TinyDir("decoder");
-  if (with_rcc) options.rcc_dir = TinyDir("rcc");
+  if (with_rcc) {
+    options.rcc_dir = TinyDir("rcc");
+    options.icformer_dir = TinyDir("icformer");
+  }
   absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Load(options);
   EXPECT_TRUE(engine.ok()) << engine.status();
   return engine.ok() ? *std::move(engine) : nullptr;
@@ -57,7 +60,9 @@ TEST_F(EngineTest, DescribesTheModel) {
   EXPECT_EQ(d.rcc_segment_tokens, 32);
   EXPECT_TRUE(engine_->Supports(Method::kRcc));
   EXPECT_TRUE(engine_->Supports(Method::kNone));
-  EXPECT_FALSE(engine_->Supports(Method::kIcFormer));
+  EXPECT_TRUE(engine_->Supports(Method::kIcFormer));
+  EXPECT_EQ(d.icformer_digests, 4);
+  EXPECT_EQ(d.icformer_chunk_tokens, 16);
 }
 
 TEST_F(EngineTest, RccMemoryHasTheFormulaSizeAndGrowsByAppends) {
@@ -82,7 +87,7 @@ TEST_F(EngineTest, RccMemoryHasTheFormulaSizeAndGrowsByAppends) {
 
 TEST_F(EngineTest, CachedPrefixGivesTheSameTokensAsBuildingItEachTime) {
   ASSERT_NE(engine_, nullptr);
-  for (Method method : {Method::kRcc, Method::kNone}) {
+  for (Method method : {Method::kRcc, Method::kIcFormer, Method::kNone}) {
     auto ids = engine_->Tokenize("A short context about nothing in particular.");
     ASSERT_TRUE(ids.ok());
     auto memories = engine_->Compress(method, {*ids});
@@ -127,6 +132,32 @@ TEST_F(EngineTest, BatchOfMixedJobsEqualsEachAlone) {
     EXPECT_EQ((*together)[i].tokens, RunJob(*engine_, jobs[i])) << i;
     EXPECT_GT((*together)[i].prompt_tokens, 0) << i;
   }
+}
+
+TEST_F(EngineTest, IcFormerDigestsAreChunkedAndGrowByAppends) {
+  ASSERT_NE(engine_, nullptr);
+  // 40 tokens of context: ceil(40 / 16) = 3 chunks of 4 digests.
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back(100 + i);
+  auto memories = engine_->Compress(Method::kIcFormer, {ids, {ids.begin(), ids.begin() + 5}});
+  ASSERT_TRUE(memories.ok()) << memories.status();
+  const Memory& m = *(*memories)[0];
+  EXPECT_EQ(m.slots(), 12);
+  EXPECT_EQ(m.segments(), 3);
+  EXPECT_EQ(m.bytes(), 12 * 32 * 4);
+  EXPECT_EQ((*memories)[1]->slots(), 4);
+  std::vector<int64_t> shape;
+  std::string data;
+  ASSERT_TRUE(m.ExportVectors(&shape, &data));
+  EXPECT_EQ(shape, (std::vector<int64_t>{12, 32}));
+  auto grown = engine_->Concat(m, *(*memories)[1]);
+  ASSERT_TRUE(grown.ok());
+  EXPECT_EQ((*grown)->slots(), 16);
+  GenerationJob job;
+  job.memory = *grown;
+  job.task = Task::kReconstruct;
+  job.sampling.max_new_tokens = 5;
+  EXPECT_EQ(RunJob(*engine_, job).size(), 5u);
 }
 
 TEST_F(EngineTest, NoneSessionsReconstructTheirOwnText) {

@@ -9,6 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "model/icformer/checkpoint.h"
+#include "model/icformer/former.h"
 #include "model/rcc/rcc_model.h"
 #include "model/transformer/generate.h"
 #include "model/transformer/internal/torch_errors.h"
@@ -73,6 +75,36 @@ class RccMemory final : public Memory {
   const int32_t segments_;
 };
 
+// kIcFormer: digests [D, C] on the CPU in the decoder's dtype.
+class IcMemory final : public Memory {
+ public:
+  IcMemory(torch::Tensor digests, int64_t tokens, int32_t chunks)
+      : digests_(std::move(digests)), tokens_(tokens), chunks_(chunks) {}
+  Method method() const override { return Method::kIcFormer; }
+  int64_t tokens() const override { return tokens_; }
+  int64_t slots() const override { return digests_.size(0); }
+  int32_t segments() const override { return chunks_; }
+  int64_t bytes() const override {
+    return digests_.numel() * static_cast<int64_t>(digests_.element_size());
+  }
+  std::string dtype() const override {
+    return digests_.scalar_type() == torch::kBFloat16 ? "bfloat16" : "float32";
+  }
+  bool ExportVectors(std::vector<int64_t>* shape, std::string* data) const override {
+    const torch::Tensor t = digests_.contiguous();
+    *shape = t.sizes().vec();
+    data->assign(static_cast<const char*>(t.data_ptr()),
+                 static_cast<size_t>(t.numel() * t.element_size()));
+    return true;
+  }
+  const torch::Tensor& tensor() const { return digests_; }
+
+ private:
+  const torch::Tensor digests_;
+  const int64_t tokens_;
+  const int32_t chunks_;
+};
+
 class KvPrefix final : public PrefixCache {
  public:
   explicit KvPrefix(std::shared_ptr<const KvCache> cache) : cache_(std::move(cache)) {}
@@ -109,22 +141,31 @@ class TorchEngine final : public Engine {
  public:
   TorchEngine(EngineOptions options, ModelDescription description,
               std::unique_ptr<Tokenizer> tokenizer, std::shared_ptr<const Decoder> decoder,
-              std::unique_ptr<rcc::RccModel> rcc)
+              std::unique_ptr<rcc::RccModel> rcc, std::unique_ptr<icformer::IcFormer> former)
       : options_(std::move(options)),
         description_(std::move(description)),
         tokenizer_(std::move(tokenizer)),
         decoder_(std::move(decoder)),
-        rcc_(std::move(rcc)) {}
+        rcc_(std::move(rcc)),
+        former_(std::move(former)) {}
 
   // Tokenizes the templates once (their special tokens are meant).
   absl::Status Prepare() {
     const EngineTemplates& t = options_.templates;
+    if (former_ != nullptr) {
+      former_answer_prefix_text_ = former_->config().answer_prefix;
+      former_answer_suffix_text_ = former_->config().answer_suffix;
+    }
     for (auto [text, ids] : {std::pair{&t.none_context_prefix, &none_context_prefix_},
                              std::pair{&t.none_prompt_prefix, &none_prompt_prefix_},
                              std::pair{&t.rcc_prompt_prefix, &rcc_prompt_prefix_},
                              std::pair{&t.answer_prefix, &answer_prefix_},
                              std::pair{&t.instruction_separator, &instruction_separator_},
-                             std::pair{&t.rcc_reconstruct_prompt, &rcc_reconstruct_prompt_}}) {
+                             std::pair{&t.rcc_reconstruct_prompt, &rcc_reconstruct_prompt_},
+                             std::pair{static_cast<const std::string*>(&former_answer_prefix_text_),
+                                       &former_answer_prefix_},
+                             std::pair{static_cast<const std::string*>(&former_answer_suffix_text_),
+                                       &former_answer_suffix_}}) {
       absl::StatusOr<std::vector<int32_t>> encoded = tokenizer_->Encode(*text);
       if (!encoded.ok()) return encoded.status();
       *ids = *std::move(encoded);
@@ -149,7 +190,8 @@ class TorchEngine final : public Engine {
   const Tokenizer& tokenizer() const override { return *tokenizer_; }
 
   bool Supports(Method method) const override {
-    return method == Method::kNone || (method == Method::kRcc && rcc_ != nullptr);
+    return method == Method::kNone || (method == Method::kRcc && rcc_ != nullptr) ||
+           (method == Method::kIcFormer && former_ != nullptr);
   }
 
   absl::StatusOr<std::vector<int32_t>> Tokenize(absl::string_view text) const override {
@@ -187,6 +229,17 @@ class TorchEngine final : public Engine {
     }
     std::vector<std::vector<int64_t>> wide;
     for (const std::vector<int32_t>& c : contexts) wide.push_back(Widen(c));
+    if (method == Method::kIcFormer) {
+      absl::StatusOr<std::vector<torch::Tensor>> digests = former_->Compress(wide);
+      if (!digests.ok()) return digests.status();
+      const int64_t k = former_->config().num_query_tokens;
+      for (size_t i = 0; i < contexts.size(); ++i) {
+        memories.push_back(std::make_shared<IcMemory>(
+            (*digests)[i], static_cast<int64_t>(contexts[i].size()),
+            static_cast<int32_t>((*digests)[i].size(0) / k)));
+      }
+      return memories;
+    }
     absl::StatusOr<std::vector<torch::Tensor>> slots = rcc_->Compress(wide);
     if (!slots.ok()) return slots.status();
     for (size_t i = 0; i < contexts.size(); ++i) {
@@ -210,6 +263,16 @@ class TorchEngine final : public Engine {
       return std::make_shared<TokenMemory>(Join({&a.ids(), &b.ids()}),
                                            a.segments() + b.segments());
     }
+    if (first.method() == Method::kIcFormer) {
+      const auto& a = static_cast<const IcMemory&>(first);
+      const auto& b = static_cast<const IcMemory&>(second);
+      return transformer::internal::GuardTorch(
+          "Concat", [&]() -> absl::StatusOr<std::shared_ptr<const Memory>> {
+            return std::make_shared<IcMemory>(torch::cat({a.tensor(), b.tensor()}, 0),
+                                              a.tokens() + b.tokens(),
+                                              a.segments() + b.segments());
+          });
+    }
     const auto& a = static_cast<const RccMemory&>(first);
     const auto& b = static_cast<const RccMemory&>(second);
     return transformer::internal::GuardTorch(
@@ -223,8 +286,9 @@ class TorchEngine final : public Engine {
   absl::StatusOr<std::shared_ptr<const PrefixCache>> BuildPrefix(
       const Memory& memory) const override {
     absl::StatusOr<std::shared_ptr<const KvCache>> cache =
-        memory.method() == Method::kNone ? TokenPrefix(static_cast<const TokenMemory&>(memory))
-                                         : RccPrefix(memory);
+        memory.method() == Method::kNone       ? TokenPrefix(static_cast<const TokenMemory&>(memory))
+        : memory.method() == Method::kIcFormer ? FormerAnswerPrefix(memory)
+                                               : RccPrefix(memory);
     if (!cache.ok()) return cache.status();
     return std::make_shared<KvPrefix>(*std::move(cache));
   }
@@ -264,6 +328,33 @@ class TorchEngine final : public Engine {
         });
   }
 
+  // The KV of `embeds` [T, C] as a batch-1 prefix.
+  absl::StatusOr<std::shared_ptr<const KvCache>> EmbedsPrefix(const torch::Tensor& embeds) const {
+    return transformer::internal::GuardTorch(
+        "BuildPrefix", [&]() -> absl::StatusOr<std::shared_ptr<const KvCache>> {
+          torch::InferenceMode guard;
+          auto cache = std::make_shared<KvCache>();
+          DecoderInput input;
+          input.inputs_embeds = embeds.unsqueeze(0);  // [1, T, C]
+          input.cache = cache.get();
+          input.logits = transformer::LogitsMode::kNone;
+          absl::StatusOr<transformer::DecoderOutput> out = decoder_->Forward(input);
+          if (!out.ok()) return out.status();
+          return std::shared_ptr<const KvCache>(std::move(cache));
+        });
+  }
+
+  // IC-Former answering: [emb(answer_prefix), digests, FT]; the prompt and
+  // the suffix follow it.
+  absl::StatusOr<std::shared_ptr<const KvCache>> FormerAnswerPrefix(const Memory& memory) const {
+    if (former_ == nullptr) return NotLoaded(memory.method());
+    absl::StatusOr<torch::Tensor> embeds =
+        former_->AnswerEmbeds(static_cast<const IcMemory&>(memory).tensor(), {},
+                              Widen(former_answer_prefix_), {});
+    if (!embeds.ok()) return embeds.status();
+    return EmbedsPrefix(*embeds);
+  }
+
   absl::StatusOr<std::shared_ptr<const KvCache>> RccPrefix(const Memory& memory) const {
     if (rcc_ == nullptr) return NotLoaded(memory.method());
     return rcc_->BuildPrefix(static_cast<const RccMemory&>(memory).tensor());
@@ -271,12 +362,18 @@ class TorchEngine final : public Engine {
 
   // The decoder request of one job, its prefix included.
   absl::StatusOr<GenerationRequest> BuildRequest(const GenerationJob& job) const;
+  // The same for an IC-Former memory; `request` carries the sampling.
+  absl::StatusOr<GenerationRequest> BuildFormerRequest(const GenerationJob& job,
+                                                       GenerationRequest request) const;
 
   const EngineOptions options_;
   const ModelDescription description_;
   const std::unique_ptr<Tokenizer> tokenizer_;
   const std::shared_ptr<const Decoder> decoder_;
   const std::unique_ptr<rcc::RccModel> rcc_;
+  const std::unique_ptr<icformer::IcFormer> former_;
+  std::string former_answer_prefix_text_, former_answer_suffix_text_;
+  std::vector<int32_t> former_answer_prefix_, former_answer_suffix_;
   std::vector<int32_t> none_context_prefix_, none_prompt_prefix_, rcc_prompt_prefix_,
       answer_prefix_, instruction_separator_, rcc_reconstruct_prompt_;
   std::vector<int64_t> stop_ids_;
@@ -297,6 +394,7 @@ absl::StatusOr<GenerationRequest> TorchEngine::BuildRequest(const GenerationJob&
   std::shared_ptr<const PrefixCache> prefix = job.prefix;
   std::vector<int32_t> prompt_ids;
   const bool rcc = memory->method() == Method::kRcc;
+  if (memory->method() == Method::kIcFormer) return BuildFormerRequest(job, std::move(request));
   if (job.task == Task::kReconstruct) {
     prompt_ids = rcc_reconstruct_prompt_;
   } else {
@@ -325,6 +423,39 @@ absl::StatusOr<GenerationRequest> TorchEngine::BuildRequest(const GenerationJob&
   }
   request.prefix = static_cast<const KvPrefix&>(*prefix).cache();
   request.prompt_ids = Widen(prompt_ids);
+  return request;
+}
+
+absl::StatusOr<GenerationRequest> TorchEngine::BuildFormerRequest(
+    const GenerationJob& job, GenerationRequest request) const {
+  if (former_ == nullptr) return NotLoaded(Method::kIcFormer);
+  const torch::Tensor& digests = static_cast<const IcMemory&>(*job.memory).tensor();
+  if (job.task == Task::kReconstruct) {
+    // [digests, AE]: the digests as the prefix, AE as the prompt.
+    absl::StatusOr<torch::Tensor> embeds = former_->ReconstructEmbeds(digests);  // [P+1, C]
+    if (!embeds.ok()) return embeds.status();
+    const int64_t P = embeds->size(0) - 1;
+    absl::StatusOr<std::shared_ptr<const KvCache>> prefix = EmbedsPrefix(embeds->narrow(0, 0, P));
+    if (!prefix.ok()) return prefix.status();
+    request.prefix = *prefix;
+    request.prompt_embeds = embeds->narrow(0, P, 1);  // [1, C]: AE
+    return request;
+  }
+  if (!former_->can_answer()) {
+    return absl::FailedPreconditionError(
+        "this IC-Former checkpoint has no FT embedding (it was not fine-tuned to answer): "
+        "use Reconstruct, or load a checkpoint whose param.pt holds FT");
+  }
+  absl::StatusOr<std::vector<int32_t>> prompt = Tokenize(job.prompt);
+  if (!prompt.ok()) return prompt.status();
+  std::shared_ptr<const PrefixCache> prefix = job.prefix;
+  if (prefix == nullptr) {
+    absl::StatusOr<std::shared_ptr<const PrefixCache>> built = BuildPrefix(*job.memory);
+    if (!built.ok()) return built.status();
+    prefix = *std::move(built);
+  }
+  request.prefix = static_cast<const KvPrefix&>(*prefix).cache();
+  request.prompt_ids = Widen(Join({&*prompt, &former_answer_suffix_}));
   return request;
 }
 
@@ -440,6 +571,13 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& option
           if (!model.ok()) return model.status();
           rcc = *std::move(model);
         }
+        std::unique_ptr<icformer::IcFormer> former;
+        if (!options.icformer_dir.empty()) {
+          absl::StatusOr<std::unique_ptr<icformer::IcFormer>> loaded_former =
+              icformer::LoadIcFormer(options.icformer_dir, decoder);
+          if (!loaded_former.ok()) return InDirectory(options.icformer_dir, loaded_former.status());
+          former = *std::move(loaded_former);
+        }
         const transformer::DecoderConfig& c = decoder->config();
         ModelDescription d;
         d.name = options.name;
@@ -454,11 +592,17 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& option
           d.rcc_segment_tokens = rcc->config().segment_tokens;
           d.storage_dtype = rcc->config().storage_dtype;
         } else {
-          d.storage_dtype = "int32";
+          d.storage_dtype = former ? options.dtype : "int32";
+        }
+        if (former) {
+          d.methods.insert(d.methods.end() - 1, Method::kIcFormer);
+          d.icformer_digests = former->config().num_query_tokens;
+          d.icformer_chunk_tokens = former->config().max_chunk_len;
         }
         d.device = decoder_options.device.str();
         auto engine = std::make_unique<TorchEngine>(options, std::move(d), *std::move(tokenizer),
-                                                    std::move(decoder), std::move(rcc));
+                                                    std::move(decoder), std::move(rcc),
+                                                    std::move(former));
         if (absl::Status s = engine->Prepare(); !s.ok()) return s;
         return std::unique_ptr<Engine>(std::move(engine));
       });

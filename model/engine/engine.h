@@ -29,6 +29,9 @@
 //                  answer is the result (see TextStream in the server).
 //   RCC reconstruct: [memory] + rcc_reconstruct_prompt (or the BOS/EOS token
 //                  when empty), the decoder regenerates the text.
+//   IC-Former answer: [emb(answer_prefix), digests, FT, emb(prompt),
+//                  emb(answer_suffix)], the templates from the former's config.
+//   IC-Former reconstruct: [digests, AE].
 //   NONE reconstruct: the stored tokens themselves.
 //
 // Thread-safety: Load once; every other method is const and may run
@@ -71,6 +74,9 @@ struct EngineOptions {
   // holds the decoder works too; its decoder tensors are then ignored in
   // favour of decoder_dir's).
   std::string rcc_dir;
+  // Optional IC-Former checkpoint: the former's config.json (its answer
+  // template strings included), model.safetensors, param.pt.
+  std::string icformer_dir;
   // "cpu", "cuda", "cuda:N".
   std::string device = "cpu";
   // "float32" or "bfloat16" weights and activations.

@@ -4,7 +4,9 @@ end-to-end tests: real tokenizer, real file layout, random weights.
 Writes OUTPUT_DIR/decoder/ (Hugging Face GPT-NeoX config.json,
 model.safetensors, tokenizer.json) and OUTPUT_DIR/rcc/ (rcc_config.json and
 rcc.safetensors with gpt_neox.rcc_encoder.* and the projections, in the
-released RCC schema). The outputs are gibberish; the plumbing is real.
+released RCC schema) and OUTPUT_DIR/icformer/ (the former's config.json and
+model.safetensors with the published names, param.pt with the digest
+embeddings, AE and FT). The outputs are gibberish; the plumbing is real.
 
 Usage: make_tiny_model.py TOKENIZER_JSON OUTPUT_DIR
 """
@@ -41,6 +43,38 @@ def main():
     with open(os.path.join(out, "rcc", "rcc_config.json"), "w") as f:
         json.dump({"compression_ratio": R, "segment_tokens": W, "placeholder_token_id": 1,
                    "storage_dtype": "float32"}, f)
+    write_icformer(os.path.join(out, "icformer"))
+
+
+def write_icformer(out, hidden=32, layers=2, heads=4, kv_heads=2, inter=48, digests=4):
+    os.makedirs(out, exist_ok=True)
+    head = hidden // heads
+    former = {"encoder.norm.weight": 1 + 0.1 * torch.randn(hidden)}
+    for n in range(layers):
+        p = f"encoder.layers.{n}."
+        former[p + "cross_attn.q_proj.weight"] = torch.randn(heads * head, hidden) / 6
+        former[p + "cross_attn.k_proj.weight"] = torch.randn(kv_heads * head, hidden) / 6
+        former[p + "cross_attn.v_proj.weight"] = torch.randn(kv_heads * head, hidden) / 6
+        former[p + "cross_attn.o_proj.weight"] = torch.randn(hidden, heads * head) / 6
+        for norm in ("cross_input_layernorm", "context_layernorm", "post_attention_layernorm"):
+            former[p + norm + ".weight"] = 1 + 0.1 * torch.randn(hidden)
+        former[p + "mlp.gate_proj.weight"] = torch.randn(inter, hidden) / 6
+        former[p + "mlp.up_proj.weight"] = torch.randn(inter, hidden) / 6
+        former[p + "mlp.down_proj.weight"] = torch.randn(hidden, inter) / 7
+    save_file(former, os.path.join(out, "model.safetensors"))
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump({"model_type": "icformer", "hidden_size": hidden, "context_hidden_size": hidden,
+                   "num_hidden_layers": layers, "num_attention_heads": heads,
+                   "num_key_value_heads": kv_heads, "intermediate_size": inter,
+                   "num_query_tokens": digests, "max_chunk_len": 16, "hidden_act": "silu",
+                   "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "rope_scaling": None,
+                   "attention_bias": False, "cross_attention_frequency": 1,
+                   "max_position_embeddings": 2048,
+                   "answer_prefix": "<|endoftext|>Answer from the text:\n\n",
+                   "answer_suffix": "\nAnswer:"}, f)
+    torch.save({"digest_embeddings": torch.randn(1, digests, hidden) / 4,
+                "AE": torch.randn(1, 1, hidden) / 4, "FT": torch.randn(1, 1, hidden) / 4},
+               os.path.join(out, "param.pt"))
 
 
 if __name__ == "__main__":
