@@ -17,13 +17,8 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
+#include "model/benchmarks/bench_util.h"
 #include "model/icformer/former.h"
-#include "model/rcc/rcc_model.h"
-#include "model/runtime.h"
-#include "model/transformer/loader.h"
-#include "model/weights/weights.h"
 
 ABSL_FLAG(std::string, model_dir, "models/smollm2-135m-instruct", "base model directory");
 ABSL_FLAG(int, threads, 2, "libtorch intra-op threads");
@@ -35,26 +30,9 @@ ABSL_FLAG(int, repeats, 2, "timed runs per measurement (best is kept)");
 namespace {
 
 using namespace ccs::model;  // NOLINT: a benchmark binary
-
-template <typename T>
-T Check(absl::StatusOr<T> value) {
-  if (!value.ok()) {
-    std::cerr << value.status() << "\n";
-    std::exit(1);
-  }
-  return *std::move(value);
-}
-
-double Seconds(const std::function<void()>& run, int repeats) {
-  double best = 1e30;
-  for (int i = 0; i < repeats; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    run();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                              .count());
-  }
-  return best;
-}
+using bench::Check;
+using bench::Ints;
+using bench::Seconds;
 
 // Matrix-product FLOPs of a decoder pass over m tokens: the projections and
 // MLP of every layer, and QK^T and AV over the full m x m square (what the
@@ -81,42 +59,17 @@ double PeakGflops() {
   return 2.0 * 2048 * 2048 * 2048 / s / 1e9;
 }
 
-std::vector<int64_t> Ints(const std::string& list) {
-  std::vector<int64_t> out;
-  for (absl::string_view item : absl::StrSplit(list, ',')) {
-    int64_t v = 0;
-    if (!absl::SimpleAtoi(item, &v) || v < 1) std::exit(2);
-    out.push_back(v);
-  }
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  TorchOptions torch_options;
-  torch_options.intra_op_threads = absl::GetFlag(FLAGS_threads);
-  Check(ConfigureTorch(torch_options));
-  const std::string dir = absl::GetFlag(FLAGS_model_dir);
-  std::shared_ptr<const transformer::Decoder> decoder =
-      Check(transformer::LoadDecoder(dir, {torch::kCPU, torch::kFloat32}));
+  bench::RccSetup setup =
+      bench::LoadRccSetup(absl::GetFlag(FLAGS_model_dir), absl::GetFlag(FLAGS_threads));
+  const std::shared_ptr<const transformer::Decoder>& decoder = setup.decoder;
   const transformer::DecoderConfig& dc = decoder->config();
-  torch::manual_seed(0);
-
-  // RCC: the encoder is a copy of the base model.
-  WeightMap base = Check(LoadSafetensors(dir, torch::kFloat32));
-  transformer::WeightMap rcc_weights;
-  for (auto& [name, tensor] : base) rcc_weights["model.rcc_encoder." + name] = tensor;
   const int64_t d = dc.hidden_size;
-  rcc_weights["model.rcc_encoder2gpt_embed.weight"] = torch::randn({d, d});
-  for (int64_t i = 0; i < dc.num_hidden_layers; ++i) {
-    rcc_weights["model.rcc_encoder2gpt_A_matrix." + std::to_string(i) + ".weight"] =
-        torch::randn({d, d});
-  }
-  const rcc::RccConfig rcc_config;
-  std::unique_ptr<rcc::RccModel> rcc =
-      Check(rcc::RccModel::Create(rcc_config, dc, &rcc_weights, decoder));
+  const rcc::RccConfig rcc_config = setup.rcc->config();
+  const std::unique_ptr<rcc::RccModel>& rcc = setup.rcc;
 
   // IC-Former: the paper's layout at the base model's width.
   icformer::IcFormerConfig fc;
