@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/json_config_reader.h"
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -15,63 +17,10 @@ namespace {
 
 using Json = nlohmann::json;
 
-// Reader pulls typed keys out of config.json, collecting every problem so
-// that one error names them all. Absent and null keys keep the default.
-class Reader {
+// Errors read "icformer config.json: <every problem>".
+class Reader : public JsonConfigReader {
  public:
-  explicit Reader(const Json& root) : root_(root) {}
-
-  void Int(const char* key, bool required, int64_t* out) {
-    const Json* value = Find(key);
-    if (value == nullptr) {
-      if (required) errors_.push_back(absl::StrCat("missing required key \"", key, "\""));
-      return;
-    }
-    if (!value->is_number_integer()) return WrongType(key, "an integer", *value);
-    *out = value->get<int64_t>();
-  }
-
-  void Double(const char* key, double* out) {
-    const Json* value = Find(key);
-    if (value == nullptr) return;
-    if (!value->is_number()) return WrongType(key, "a number", *value);
-    *out = value->get<double>();
-  }
-
-  void Bool(const char* key, bool* out) {
-    const Json* value = Find(key);
-    if (value == nullptr) return;
-    if (!value->is_boolean()) return WrongType(key, "true or false", *value);
-    *out = value->get<bool>();
-  }
-
-  void String(const char* key, std::string* out) {
-    const Json* value = Find(key);
-    if (value == nullptr) return;
-    if (!value->is_string()) return WrongType(key, "a string", *value);
-    *out = value->get<std::string>();
-  }
-
-  const Json* Find(const char* key) const {
-    auto it = root_.find(key);
-    return it == root_.end() || it->is_null() ? nullptr : &*it;
-  }
-
-  void AddError(std::string error) { errors_.push_back(std::move(error)); }
-
-  absl::Status status() const {
-    if (errors_.empty()) return absl::OkStatus();
-    return absl::InvalidArgumentError(
-        absl::StrCat("icformer config.json: ", absl::StrJoin(errors_, "; ")));
-  }
-
- private:
-  void WrongType(const char* key, const char* wanted, const Json& value) {
-    errors_.push_back(absl::StrCat("\"", key, "\" must be ", wanted, ", not ", value.dump()));
-  }
-
-  const Json& root_;
-  std::vector<std::string> errors_;
+  explicit Reader(const Json& root) : JsonConfigReader(root, "icformer config.json") {}
 };
 
 // hidden_act as Hugging Face's ACT2FN names it.
@@ -94,7 +43,7 @@ bool ParseActivation(const std::string& name, transformer::Activation* out) {
 // What the released code accepts but this engine does not compute.
 absl::Status CheckUnimplemented(const Reader& reader, bool attention_bias,
                                 int64_t cross_attention_frequency) {
-  if (const Json* scaling = reader.Find("rope_scaling"); scaling != nullptr) {
+  if (const Json* scaling = reader.Raw("rope_scaling"); scaling != nullptr) {
     return absl::UnimplementedError(absl::StrCat(
         "icformer config.json: rope_scaling ", scaling->dump(),
         " is not supported; only null (plain RoPE, the released checkpoint's) is"));
