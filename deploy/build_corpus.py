@@ -56,8 +56,8 @@ PACKAGES = [
     ("dict-gcide", "GPL-2+ (GCIDE: Webster's 1913, public domain, plus GPL additions)"),
     ("wordnet-base", "WordNet 3.0 licence (Princeton; BSD-like, permissive)"),
     ("jargon-text", "Public domain (Jargon File 4.4.7)"),
-    ("fortunes", "BSD-4-Clause (fortune-mod); quotations belong to their authors"),
-    ("fortunes-min", "BSD-4-Clause (fortune-mod); quotations belong to their authors"),
+    ("fortunes", "BSD-3-Clause (fortune-mod, UC Regents); quotations belong to their authors"),
+    ("fortunes-min", "BSD-3-Clause (fortune-mod, UC Regents); quotations belong to their authors"),
     ("linux-doc-6.1", "GPL-2 (Linux kernel documentation)"),
     ("python3.11-doc", "PSF-2.0 (Python documentation)"),
 ]
@@ -344,7 +344,8 @@ def source_kjv(roots):
     r = subprocess.run([reader, "-f", "-p", data_dir, "Gen1:1-Rev22:21"],
                        stdin=subprocess.DEVNULL, capture_output=True, check=False)
     if r.returncode != 0:
-        raise RuntimeError(f"bible reader failed: {r.stderr.decode(errors='replace')}")
+        raise RuntimeError(f"the bible-kjv reader failed (it needs libreadline8): "
+                           f"{r.stderr.decode(errors='replace').strip()}")
     verses = parse_kjv_dump(r.stdout.decode("utf-8", errors="replace"))
     if len(verses) != 31102:
         raise RuntimeError(f"expected 31102 KJV verses, read {len(verses)}")
@@ -725,15 +726,26 @@ def build(args):
             verse_records = records
         elif records:
             dict_records.extend(records)
-    all_docs = dedupe(all_docs)
+    options = {"max_docs_per_source": args.max_docs_per_source,
+               "max_chars_per_source": args.max_chars_per_source}
+    manifest = write_outputs(args.out, all_docs, verse_records, dict_records,
+                             packages, args.seed, options)
+    print_summary(manifest)
+    return 0
 
+
+def write_outputs(out_dir, docs, verse_records, dict_records, packages, seed, options):
+    """Deduplicates and splits the documents (id, split_key, source, text) and
+    the (split_key, record) pairs, writes every output file and the manifest,
+    and returns the manifest."""
+    all_docs = dedupe(docs)
     outputs = {}
     by_split = {s: [] for s in SPLITS}
     for doc_id, key, source, text in all_docs:
-        by_split[split_of(key, args.seed)].append({"id": doc_id, "source": source, "text": text})
+        by_split[split_of(key, seed)].append({"id": doc_id, "source": source, "text": text})
     for s in SPLITS:
         rows = sorted(by_split[s], key=lambda r: r["id"])
-        write_jsonl(os.path.join(args.out, f"{s}.jsonl"), rows)
+        write_jsonl(os.path.join(out_dir, f"{s}.jsonl"), rows)
         outputs[f"{s}.jsonl"] = rows
     for name, records, sort_key in (
             ("verses", verse_records, None),
@@ -746,32 +758,29 @@ def build(args):
             if sig in seen:
                 continue
             seen.add(sig)
-            parts[split_of(key, args.seed)].append(rec)
+            parts[split_of(key, seed)].append(rec)
         for s in SPLITS:
             rows = parts[s] if sort_key is None else sorted(parts[s], key=sort_key)
-            write_jsonl(os.path.join(args.out, f"{name}.{s}.jsonl"), rows)
+            write_jsonl(os.path.join(out_dir, f"{name}.{s}.jsonl"), rows)
 
     manifest = {
         "script": "deploy/build_corpus.py",
         "script_version": SCRIPT_VERSION,
-        "seed": args.seed,
-        "options": {"max_docs_per_source": args.max_docs_per_source,
-                    "max_chars_per_source": args.max_chars_per_source,
-                    "min_doc_chars": MIN_DOC_CHARS, "max_doc_chars": MAX_DOC_CHARS,
-                    "split": "sha256(seed, split key) % 100: 0 test, 1 valid, else train"},
+        "seed": seed,
+        "options": dict(options, min_doc_chars=MIN_DOC_CHARS, max_doc_chars=MAX_DOC_CHARS,
+                        split="sha256(seed, split key) % 100: 0 test, 1 valid, else train"),
         "packages": packages,
         "missing_packages": [p for p, _ in PACKAGES if p not in packages],
         "files": {},
         "summary": summary_rows(outputs),
     }
-    for name in sorted(os.listdir(args.out)):
+    for name in sorted(os.listdir(out_dir)):
         if name.endswith(".jsonl"):
-            manifest["files"][name] = describe_file(os.path.join(args.out, name))
-    with open(os.path.join(args.out, "manifest.json"), "w", encoding="utf-8") as f:
+            manifest["files"][name] = describe_file(os.path.join(out_dir, name))
+    with open(os.path.join(out_dir, "manifest.json"), "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2, sort_keys=True, ensure_ascii=False)
         f.write("\n")
-    print_summary(manifest)
-    return 0
+    return manifest
 
 
 def summary_rows(outputs):
@@ -810,8 +819,10 @@ def print_summary(manifest):
     print(format_summary(manifest))
 
 
-def check(args):
-    path = os.path.join(args.out, "manifest.json")
+def check(out_dir):
+    """Verifies every file in out_dir's manifest (sha256, records, characters);
+    returns the exit status."""
+    path = os.path.join(out_dir, "manifest.json")
     try:
         with open(path, encoding="utf-8") as f:
             manifest = json.load(f)
@@ -820,7 +831,7 @@ def check(args):
         return 1
     bad = 0
     for name, want in sorted(manifest["files"].items()):
-        full = os.path.join(args.out, name)
+        full = os.path.join(out_dir, name)
         if not os.path.isfile(full):
             log(f"MISSING {name}")
             bad += 1
@@ -852,7 +863,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.max_chars_per_source == 0:
         args.max_chars_per_source = None
-    return check(args) if args.check else build(args)
+    return check(args.out) if args.check else build(args)
 
 
 if __name__ == "__main__":
