@@ -27,6 +27,9 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(60),
           "deadline of each call, e.g. 30s, 2m");
 ABSL_FLAG(bool, json, false, "print responses as JSON (for scripts)");
 ABSL_FLAG(std::string, token, "", "bearer token (or env CCS_TOKEN)");
+ABSL_FLAG(std::string, token_file, "",
+          "file whose first line is the bearer token (keeps it out of ps and "
+          "shell history)");
 ABSL_FLAG(bool, tls, false, "use TLS");
 ABSL_FLAG(std::string, ca_file, "", "PEM root certificates for --tls");
 ABSL_FLAG(std::string, session, "", "session id");
@@ -100,7 +103,7 @@ std::string GeneralHelp() {
   std::string text =
       "ccs: client of the context-compression service.\n\n"
       "Usage: ccs [--server=host:port] [--json] [--timeout=60s] "
-      "[--token=T] [--tls --ca_file=F] COMMAND ...\n\nCommands:\n";
+      "[--token=T | --token_file=F] [--tls --ca_file=F] COMMAND ...\n\nCommands:\n";
   for (const auto& [name, help] : CommandHelp()) {
     absl::StrAppend(&text, "  ", help.substr(0, help.find('\n')), "\n");
   }
@@ -424,6 +427,21 @@ int main(int argc, char** argv) {
   options.target = absl::GetFlag(FLAGS_server);
   options.timeout = absl::GetFlag(FLAGS_timeout);
   options.bearer_token = absl::GetFlag(FLAGS_token);
+  if (const std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
+    if (!options.bearer_token.empty()) {
+      return UsageError("--token and --token_file: pass one of them");
+    }
+    absl::StatusOr<std::string> text = ReadInput(path);
+    if (!text.ok()) {
+      std::cerr << "error: --token_file: " << text.status().message() << "\n";
+      return kLocalError;
+    }
+    options.bearer_token = std::string(absl::StripAsciiWhitespace(
+        absl::string_view(*text).substr(0, text->find('\n'))));
+    if (options.bearer_token.empty()) {
+      return UsageError(absl::StrCat("--token_file=", path, ": the first line is empty"));
+    }
+  }
   if (options.bearer_token.empty() && getenv("CCS_TOKEN") != nullptr) {
     options.bearer_token = getenv("CCS_TOKEN");
   }

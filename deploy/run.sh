@@ -13,6 +13,7 @@ bazel build //server:ccs_server //client:ccs
 echo "[run] starting the server; in another terminal: bazel-bin/client/ccs health"
 # The default model: SmolLM2-135M-Instruct as deploy/setup.sh builds it.
 # Later flags win, so "$@" can override any of these.
-exec bazel-bin/server/ccs_server \
+# Metrics, /healthz and /readyz: http://localhost:9090/metrics.
+exec bazel-bin/server/ccs_server --metrics_port=9090 \
   --model_dir="$root/models/smollm2-135m-instruct" --model_name=smollm2-135m-instruct \
   --data_dir="$root/data" "$@"
