@@ -58,14 +58,16 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> PackWindows(const Tokenizer& t
   if (!separator.ok()) return separator.status();
   Shuffle(texts, options.seed);
   std::vector<std::vector<int32_t>> windows;
-  std::vector<int32_t> stream;
+  std::vector<int32_t> stream;  // the part not yet cut into windows
+  bool first = true;
   for (const std::string& text : texts) {
     if (options.max_windows > 0 && static_cast<int64_t>(windows.size()) >= options.max_windows) {
       break;
     }
     absl::StatusOr<std::vector<int32_t>> ids = tokenizer.Encode(text, plain);
     if (!ids.ok()) return ids.status();
-    if (!stream.empty()) stream.insert(stream.end(), separator->begin(), separator->end());
+    if (!first) stream.insert(stream.end(), separator->begin(), separator->end());
+    first = false;
     stream.insert(stream.end(), ids->begin(), ids->end());
     size_t start = 0;
     while (stream.size() - start >= static_cast<size_t>(options.length) &&
