@@ -10,6 +10,14 @@
 //   bazel-bin/model/train/train_icformer --corpus_dir=data/corpus
 //     --out_dir=data/train/icformer-ae --steps=3000
 //
+// Stage "ft" (question answering, the paper's fine-tuning): starting from
+// an AE former (--init_from), FT is added and the answering template set to
+// SmolLM2's chat format; examples come from model/train/instructions.h
+// (passkeys in 1, 2 or 4 chunks of filler, dictionary entries, verses). The
+// decoder reads [emb(answer_prefix), digests, FT, emb(question),
+// emb(answer_suffix), emb(answer)] and the loss is the answer's tokens and
+// the end-of-turn token that follows them, exactly what Generate sees.
+//
 // Every --checkpoint_every steps a checkpoint is written (see trainer.h);
 // rerunning the same command resumes from the newest one. At the end the
 // trained former is exported in bfloat16 to --export_dir (a directory that
@@ -18,6 +26,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,10 +41,13 @@
 #include "model/icformer/former.h"
 #include "model/runtime.h"
 #include "model/tokenizer/tokenizer.h"
+#include "model/train/instructions.h"
 #include "model/train/text_windows.h"
 #include "model/train/trainer.h"
 #include "model/transformer/loader.h"
 
+ABSL_FLAG(std::string, stage, "ae", "ae (autoencoding) or ft (question answering)");
+ABSL_FLAG(std::string, init_from, "", "ft: the AE former to start from (a former directory)");
 ABSL_FLAG(std::string, decoder_dir, "models/smollm2-135m-instruct", "the frozen decoder");
 ABSL_FLAG(std::string, corpus_dir, "data/corpus", "deploy/build_corpus.py's output");
 ABSL_FLAG(std::string, out_dir, "data/train/icformer-ae", "checkpoints (resumed from)");
@@ -94,6 +106,121 @@ absl::StatusOr<AeResult> AeLoss(const IcFormer& former, const Decoder& decoder,
   return result;
 }
 
+// SmolLM2's chat format around the digests, FT and the question.
+constexpr char kFtAnswerPrefix[] =
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+    "Answer the question from this text:\n";
+constexpr char kFtAnswerSuffix[] = "<|im_end|>\n<|im_start|>assistant\n";
+
+// What the FT loss needs of the tokenizer, computed once.
+struct FtTokens {
+  std::vector<int32_t> prefix, suffix;  // the former's templates, special tokens parsed
+  int32_t end_of_turn = 0;              // follows every answer
+};
+
+absl::StatusOr<std::vector<int32_t>> PlainIds(const Tokenizer& tokenizer, const std::string& text) {
+  EncodeOptions plain;
+  plain.parse_special_tokens = false;
+  return tokenizer.Encode(text, plain);
+}
+
+torch::Tensor Embeds(const Decoder& decoder, const std::vector<int32_t>& ids) {
+  return *decoder.Embed(torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()),
+                                      torch::kLong).unsqueeze(0));  // [1, T, C]
+}
+
+// The answering loss of B examples whose contexts have the same length (a
+// multiple of the chunk length), and the share of answer tokens guessed.
+absl::StatusOr<AeResult> FtLoss(const IcFormer& former, const Decoder& decoder,
+                                const Tokenizer& tokenizer, const FtTokens& t,
+                                const std::vector<InstructionExample>& examples) {
+  const int64_t B = static_cast<int64_t>(examples.size());
+  const int64_t L = former.config().max_chunk_len;
+  const int64_t chunks = static_cast<int64_t>(examples[0].context.size()) / L;
+  std::vector<int64_t> ids;
+  for (const InstructionExample& e : examples) ids.insert(ids.end(), e.context.begin(), e.context.end());
+  absl::StatusOr<torch::Tensor> digests =
+      former.CompressChunks(torch::tensor(ids, torch::kLong).view({B * chunks, L}));
+  if (!digests.ok()) return digests.status();
+  const int64_t C = digests->size(2);
+  const torch::Tensor memory = digests->reshape({B, -1, C});  // [B, chunks*k, C]
+  const torch::Tensor prefix = Embeds(decoder, t.prefix)[0], suffix = Embeds(decoder, t.suffix)[0];
+  std::vector<torch::Tensor> rows;
+  std::vector<std::vector<int64_t>> targets;  // per row: (position, token) pairs flattened
+  int64_t longest = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    absl::StatusOr<std::vector<int32_t>> question = PlainIds(tokenizer, examples[b].question);
+    absl::StatusOr<std::vector<int32_t>> answer = PlainIds(tokenizer, examples[b].answer);
+    if (!question.ok()) return question.status();
+    if (!answer.ok()) return answer.status();
+    answer->push_back(t.end_of_turn);
+    std::vector<int32_t> tail = *question;  // question, suffix, answer minus its last token
+    tail.insert(tail.end(), t.suffix.begin(), t.suffix.end());
+    const int64_t first_answer_input = static_cast<int64_t>(t.prefix.size()) + memory.size(1) + 1 +
+                                       static_cast<int64_t>(tail.size());
+    tail.insert(tail.end(), answer->begin(), answer->end() - 1);
+    torch::Tensor row = torch::cat({prefix, memory[b], former.params().ft[0],
+                                    Embeds(decoder, tail)[0]});  // [T_b, C]
+    std::vector<int64_t> row_targets;
+    for (size_t i = 0; i < answer->size(); ++i) {
+      row_targets.push_back(first_answer_input - 1 + static_cast<int64_t>(i));  // predicts answer[i]
+      row_targets.push_back((*answer)[i]);
+    }
+    longest = std::max(longest, row.size(0));
+    rows.push_back(row);
+    targets.push_back(std::move(row_targets));
+  }
+  // Right padding: causal attention keeps it out of every real position.
+  for (torch::Tensor& row : rows) {
+    row = torch::cat({row, torch::zeros({longest - row.size(0), C}, row.options())});
+  }
+  transformer::DecoderInput input;
+  input.inputs_embeds = torch::stack(rows);  // [B, T, C]
+  absl::StatusOr<transformer::DecoderOutput> out = decoder.Forward(input);
+  if (!out.ok()) return out.status();
+  std::vector<int64_t> flat_positions, labels;
+  for (int64_t b = 0; b < B; ++b) {
+    for (size_t i = 0; i < targets[b].size(); i += 2) {
+      flat_positions.push_back(b * longest + targets[b][i]);
+      labels.push_back(targets[b][i + 1]);
+    }
+  }
+  const torch::Tensor logits = out->logits.reshape({B * longest, -1})
+                                   .index_select(0, torch::tensor(flat_positions, torch::kLong))
+                                   .to(torch::kFloat);  // [answer tokens, V]
+  const torch::Tensor label_tensor = torch::tensor(labels, torch::kLong);
+  AeResult result;
+  result.loss = torch::cross_entropy_loss(logits, label_tensor);
+  result.accuracy = logits.argmax(-1).eq(label_tensor).to(torch::kFloat).mean().item<double>();
+  return result;
+}
+
+// The FT starting point: the AE former of `directory` with FT (initialised
+// as a copy of AE, the nearest learned "read the digests" signal) and the
+// chat templates.
+absl::StatusOr<std::unique_ptr<IcFormer>> FtStart(const std::string& directory,
+                                                  std::shared_ptr<const Decoder> decoder) {
+  absl::StatusOr<std::unique_ptr<IcFormer>> ae = icformer::LoadIcFormer(directory, decoder);
+  if (!ae.ok()) return ae.status();
+  transformer::WeightMap weights;
+  icformer::IcFormerParams params;
+  for (const auto& [name, tensor] : (*ae)->Parameters()) {
+    torch::Tensor copy = tensor.detach().clone();
+    if (name == "digest_embeddings") {
+      params.digest_embeddings = copy;
+    } else if (name == "AE") {
+      params.ae = copy;
+      params.ft = copy.clone();
+    } else if (name != "FT") {
+      weights[name] = copy;
+    }
+  }
+  icformer::IcFormerConfig config = (*ae)->config();
+  config.answer_prefix = kFtAnswerPrefix;
+  config.answer_suffix = kFtAnswerSuffix;
+  return IcFormer::Create(config, std::move(weights), std::move(params), std::move(decoder));
+}
+
 // Windows [first, first + B) of `windows` (cyclically) as a [B, n] tensor.
 torch::Tensor Batch(const std::vector<std::vector<int32_t>>& windows, int64_t first, int64_t B) {
   const int64_t n = static_cast<int64_t>(windows[0].size());
@@ -123,13 +250,43 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> LoadWindows(const Tokenizer& t
   return windows;
 }
 
+// One stage's data and loss: the loss of training step `step`, and a
+// validation pass.
+struct Stage {
+  std::function<absl::StatusOr<torch::Tensor>(int64_t step)> train_loss;
+  std::function<absl::StatusOr<AeResult>(int64_t batch)> valid_loss;  // batch index
+  int64_t valid_batches = 0;
+  int64_t tokens_per_step = 0;
+};
+
+absl::StatusOr<std::unique_ptr<IcFormer>> FreshAeFormer(std::shared_ptr<const Decoder> decoder) {
+  icformer::IcFormerConfig config;
+  config.hidden_size = decoder->config().hidden_size;
+  config.context_hidden_size = config.hidden_size;
+  config.num_hidden_layers = absl::GetFlag(FLAGS_layers);
+  config.num_attention_heads = absl::GetFlag(FLAGS_heads);
+  config.num_key_value_heads = absl::GetFlag(FLAGS_kv_heads);
+  config.head_dim = config.hidden_size / config.num_attention_heads;
+  config.intermediate_size = absl::GetFlag(FLAGS_intermediate);
+  config.num_query_tokens = absl::GetFlag(FLAGS_digests);
+  config.max_chunk_len = absl::GetFlag(FLAGS_chunk_tokens);
+  config.rms_norm_eps = decoder->config().norm_eps;
+  return IcFormer::Initialize(config, std::move(decoder), absl::GetFlag(FLAGS_seed),
+                              /*with_ft=*/false);
+}
+
 absl::Status Run() {
   TorchOptions torch_options;
   torch_options.intra_op_threads = absl::GetFlag(FLAGS_threads);
   if (absl::StatusOr<TorchRuntime> rt = ConfigureTorch(torch_options); !rt.ok()) {
     return rt.status();
   }
-  torch::manual_seed(absl::GetFlag(FLAGS_seed));
+  const uint64_t seed = absl::GetFlag(FLAGS_seed);
+  torch::manual_seed(seed);
+  const std::string stage_name = absl::GetFlag(FLAGS_stage);
+  if (stage_name != "ae" && stage_name != "ft") {
+    return absl::InvalidArgumentError(absl::StrCat("--stage must be ae or ft, not ", stage_name));
+  }
   const std::string decoder_dir = absl::GetFlag(FLAGS_decoder_dir);
   absl::StatusOr<std::unique_ptr<Decoder>> loaded = transformer::LoadDecoder(decoder_dir, {});
   if (!loaded.ok()) return loaded.status();
@@ -138,40 +295,32 @@ absl::Status Run() {
       LoadTokenizer(decoder_dir + "/tokenizer.json");
   if (!tokenizer.ok()) return tokenizer.status();
 
-  const int64_t n = absl::GetFlag(FLAGS_chunk_tokens), B = absl::GetFlag(FLAGS_batch);
+  const int64_t B = absl::GetFlag(FLAGS_batch);
   const int64_t steps = absl::GetFlag(FLAGS_steps);
   const std::string out_dir = absl::GetFlag(FLAGS_out_dir);
   std::filesystem::create_directories(out_dir);
 
-  // The former: resumed, or fresh.
-  std::unique_ptr<IcFormer> former;
+  // The former: resumed, or the stage's start.
+  absl::StatusOr<std::unique_ptr<IcFormer>> made;
   const std::optional<std::string> latest = LatestCheckpoint(out_dir);
   if (latest) {
-    absl::StatusOr<std::unique_ptr<IcFormer>> resumed = icformer::LoadIcFormer(*latest, decoder);
-    if (!resumed.ok()) return resumed.status();
-    former = *std::move(resumed);
+    made = icformer::LoadIcFormer(*latest, decoder);
+  } else if (stage_name == "ft") {
+    if (absl::GetFlag(FLAGS_init_from).empty()) {
+      return absl::InvalidArgumentError("--stage=ft needs --init_from=<an AE former directory>");
+    }
+    made = FtStart(absl::GetFlag(FLAGS_init_from), decoder);
   } else {
-    icformer::IcFormerConfig config;
-    config.hidden_size = decoder->config().hidden_size;
-    config.context_hidden_size = config.hidden_size;
-    config.num_hidden_layers = absl::GetFlag(FLAGS_layers);
-    config.num_attention_heads = absl::GetFlag(FLAGS_heads);
-    config.num_key_value_heads = absl::GetFlag(FLAGS_kv_heads);
-    config.head_dim = config.hidden_size / config.num_attention_heads;
-    config.intermediate_size = absl::GetFlag(FLAGS_intermediate);
-    config.num_query_tokens = absl::GetFlag(FLAGS_digests);
-    config.max_chunk_len = n;
-    config.rms_norm_eps = decoder->config().norm_eps;
-    absl::StatusOr<std::unique_ptr<IcFormer>> fresh =
-        IcFormer::Initialize(config, decoder, absl::GetFlag(FLAGS_seed), /*with_ft=*/false);
-    if (!fresh.ok()) return fresh.status();
-    former = *std::move(fresh);
+    made = FreshAeFormer(decoder);
   }
+  if (!made.ok()) return made.status();
+  std::unique_ptr<IcFormer> former = *std::move(made);
+  const int64_t n = former->config().max_chunk_len;
 
   const std::string export_dir = absl::GetFlag(FLAGS_export_dir);
   const auto export_former = [&](int64_t step) -> absl::Status {
     const std::map<std::string, std::string> metadata = {
-        {"format", "ccs-icformer"}, {"step", std::to_string(step)}, {"stage", "ae"}};
+        {"format", "ccs-icformer"}, {"step", std::to_string(step)}, {"stage", stage_name}};
     if (absl::Status s = icformer::SaveIcFormer(*former, export_dir, torch::kBFloat16, metadata);
         !s.ok()) {
       return s;
@@ -189,17 +338,90 @@ absl::Status Run() {
     return export_former(std::stoll(name.substr(name.find('-') + 1)));
   }
 
+  // The stage's data.
   const auto t0 = std::chrono::steady_clock::now();
   const std::string corpus = absl::GetFlag(FLAGS_corpus_dir);
+  const int64_t windows_needed = stage_name == "ae" ? steps * B : 20000;  // ft: passkey filler
   absl::StatusOr<std::vector<std::vector<int32_t>>> train =
-      LoadWindows(**tokenizer, corpus + "/train.jsonl", n, steps * B, absl::GetFlag(FLAGS_seed));
+      LoadWindows(**tokenizer, corpus + "/train.jsonl", n, windows_needed, seed);
   if (!train.ok()) return train.status();
   absl::StatusOr<std::vector<std::vector<int32_t>>> valid = LoadWindows(
-      **tokenizer, corpus + "/valid.jsonl", n, absl::GetFlag(FLAGS_eval_windows), 7);
+      **tokenizer, corpus + "/valid.jsonl", n, std::max<int64_t>(absl::GetFlag(FLAGS_eval_windows), 64), 7);
   if (!valid.ok()) return valid.status();
-  std::fprintf(stderr, "%zu training windows (%lld needed), %zu validation windows of %lld tokens, "
-               "read in %.1f s\n", train->size(), static_cast<long long>(steps * B),
-               valid->size(), static_cast<long long>(n),
+  Stage stage;
+  std::unique_ptr<InstructionGenerator> train_examples, valid_examples;
+  FtTokens ft_tokens;
+  if (stage_name == "ae") {
+    stage.tokens_per_step = B * n;
+    stage.train_loss = [&](int64_t step) -> absl::StatusOr<torch::Tensor> {
+      absl::StatusOr<AeResult> r = AeLoss(*former, *decoder, Batch(*train, step * B, B));
+      if (!r.ok()) return r.status();
+      return r->loss;
+    };
+    const int64_t eval_windows = std::min<int64_t>(absl::GetFlag(FLAGS_eval_windows), valid->size());
+    stage.valid_batches = (eval_windows + B - 1) / B;
+    stage.valid_loss = [&, eval_windows](int64_t batch) {
+      return AeLoss(*former, *decoder,
+                    Batch(*valid, batch * B, std::min<int64_t>(B, eval_windows - batch * B)));
+    };
+  } else {
+    const auto facts = [&](const std::string& split) -> absl::StatusOr<std::pair<std::vector<FactLine>, std::vector<FactLine>>> {
+      absl::StatusOr<std::vector<JsonlRecord>> dictionary = ReadJsonl(
+          corpus + "/dictionary." + split + ".jsonl", {"headword", "pos", "definition"});
+      if (!dictionary.ok()) return dictionary.status();
+      absl::StatusOr<std::vector<JsonlRecord>> verses =
+          ReadJsonl(corpus + "/verses." + split + ".jsonl", {"ref", "text"});
+      if (!verses.ok()) return verses.status();
+      return std::pair{DictionaryFacts(*dictionary), VerseFacts(*verses)};
+    };
+    auto train_facts = facts("train");
+    if (!train_facts.ok()) return train_facts.status();
+    auto valid_facts = facts("valid");
+    if (!valid_facts.ok()) return valid_facts.status();
+    train_examples = std::make_unique<InstructionGenerator>(
+        tokenizer->get(), *train, std::move(train_facts->first), std::move(train_facts->second));
+    valid_examples = std::make_unique<InstructionGenerator>(
+        tokenizer->get(), *valid, std::move(valid_facts->first), std::move(valid_facts->second));
+    absl::StatusOr<std::vector<int32_t>> prefix = (*tokenizer)->Encode(former->config().answer_prefix);
+    absl::StatusOr<std::vector<int32_t>> suffix = (*tokenizer)->Encode(former->config().answer_suffix);
+    if (!prefix.ok()) return prefix.status();
+    if (!suffix.ok()) return suffix.status();
+    const std::optional<int32_t> end_of_turn = (*tokenizer)->TokenToId("<|im_end|>");
+    if (!end_of_turn) return absl::FailedPreconditionError("the tokenizer has no <|im_end|>");
+    ft_tokens = {*prefix, *suffix, *end_of_turn};
+    // Step s: kind s % 3; passkeys in 1, 2 or 4 chunks.
+    const auto examples = [&, n, B](const InstructionGenerator& generator, uint64_t draw,
+                                    int64_t index) -> absl::StatusOr<std::vector<InstructionExample>> {
+      static const char* kKinds[] = {"passkey", "dictionary", "verse"};
+      SplitMix64 rng(draw);
+      const std::string kind = kKinds[index % 3];
+      const int64_t chunks = kind == "passkey" ? int64_t{1} << rng.Below(3) : 1;
+      std::vector<InstructionExample> batch;
+      for (int64_t b = 0; b < B; ++b) {
+        absl::StatusOr<InstructionExample> e = generator.Make(kind, chunks * n, rng);
+        if (!e.ok()) return e.status();
+        batch.push_back(*std::move(e));
+      }
+      return batch;
+    };
+    stage.tokens_per_step = B * n;  // context tokens of a 1-chunk step (a lower bound)
+    stage.train_loss = [&, examples](int64_t step) -> absl::StatusOr<torch::Tensor> {
+      auto batch = examples(*train_examples, seed * 1000003 + step, step);
+      if (!batch.ok()) return batch.status();
+      absl::StatusOr<AeResult> r = FtLoss(*former, *decoder, **tokenizer, ft_tokens, *batch);
+      if (!r.ok()) return r.status();
+      return r->loss;
+    };
+    stage.valid_batches = 6;  // two of each kind
+    stage.valid_loss = [&, examples](int64_t batch) -> absl::StatusOr<AeResult> {
+      auto examples_of_batch = examples(*valid_examples, 99991 + batch, batch);
+      if (!examples_of_batch.ok()) return examples_of_batch.status();
+      return FtLoss(*former, *decoder, **tokenizer, ft_tokens, *examples_of_batch);
+    };
+  }
+  std::fprintf(stderr, "stage %s: %zu training windows, %zu validation windows of %lld tokens, "
+               "read in %.1f s\n", stage_name.c_str(), train->size(), valid->size(),
+               static_cast<long long>(n),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 
   TrainerOptions options;
@@ -217,17 +439,15 @@ absl::Status Run() {
   const auto evaluate = [&]() -> absl::Status {
     torch::NoGradGuard no_grad;
     double loss = 0, accuracy = 0;
-    int64_t batches = 0;
-    for (size_t first = 0; first < valid->size(); first += B) {
-      const int64_t b = std::min<int64_t>(B, valid->size() - first);
-      absl::StatusOr<AeResult> r = AeLoss(*former, *decoder, Batch(*valid, first, b));
+    for (int64_t batch = 0; batch < stage.valid_batches; ++batch) {
+      absl::StatusOr<AeResult> r = stage.valid_loss(batch);
       if (!r.ok()) return r.status();
       loss += r->loss.item<double>();
       accuracy += r->accuracy;
-      ++batches;
     }
     std::fprintf(stderr, "eval step %lld: validation loss %.4f token accuracy %.4f\n",
-                 static_cast<long long>(trainer.step()), loss / batches, accuracy / batches);
+                 static_cast<long long>(trainer.step()), loss / stage.valid_batches,
+                 accuracy / stage.valid_batches);
     return absl::OkStatus();
   };
   const auto save = [&]() -> absl::Status {
@@ -239,23 +459,18 @@ absl::Status Run() {
 
   if (absl::Status s = evaluate(); !s.ok()) return s;
   while (trainer.step() < steps) {
-    const torch::Tensor ids = Batch(*train, trainer.step() * B, B);
-    absl::StatusOr<StepStats> stats = trainer.Step(
-        [&]() -> absl::StatusOr<torch::Tensor> {
-          absl::StatusOr<AeResult> r = AeLoss(*former, *decoder, ids);
-          if (!r.ok()) return r.status();
-          return r->loss;
-        },
-        B * n);
-    if (!stats.ok()) return stats.status();
     const int64_t step = trainer.step();
-    if (step % absl::GetFlag(FLAGS_log_every) == 0 || step == steps) {
+    absl::StatusOr<StepStats> stats =
+        trainer.Step([&] { return stage.train_loss(step); }, stage.tokens_per_step);
+    if (!stats.ok()) return stats.status();
+    const int64_t done = trainer.step();
+    if (done % absl::GetFlag(FLAGS_log_every) == 0 || done == steps) {
       std::fprintf(stderr, "%s\n", trainer.ProgressLine().c_str());
     }
-    if (step % absl::GetFlag(FLAGS_checkpoint_every) == 0 || step == steps) {
+    if (done % absl::GetFlag(FLAGS_checkpoint_every) == 0 || done == steps) {
       if (absl::Status s = save(); !s.ok()) return s;
     }
-    if (step % absl::GetFlag(FLAGS_eval_every) == 0 || step == steps) {
+    if (done % absl::GetFlag(FLAGS_eval_every) == 0 || done == steps) {
       if (absl::Status s = evaluate(); !s.ok()) return s;
     }
   }
