@@ -24,13 +24,16 @@ std::string DataDir(const std::string& name) {
   return absl::StrCat(tmp ? tmp : "/tmp", "/persistence_test/", name);
 }
 
-absl::StatusOr<std::unique_ptr<testing::ServerProcess>> StartServer(const std::string& data_dir) {
+absl::StatusOr<std::unique_ptr<testing::ServerProcess>> StartServer(
+    const std::string& data_dir, const std::vector<std::string>& more_flags = {}) {
   const std::string tiny = testing::RunfilePath("tests/testdata/tiny/");
   // Later flags win over ServerProcess's own scratch --data_dir.
-  return testing::ServerProcess::Start(
-      {"--model_dir=" + tiny + "decoder", "--rcc_dir=" + tiny + "rcc",
-       "--icformer_dir=" + tiny + "icformer", "--model_name=tiny", "--workers=2",
-       "--max_new_tokens=64", "--data_dir=" + data_dir});
+  std::vector<std::string> flags = {
+      "--model_dir=" + tiny + "decoder", "--rcc_dir=" + tiny + "rcc",
+      "--icformer_dir=" + tiny + "icformer", "--model_name=tiny", "--workers=2",
+      "--max_new_tokens=64", "--data_dir=" + data_dir};
+  flags.insert(flags.end(), more_flags.begin(), more_flags.end());
+  return testing::ServerProcess::Start(flags);
 }
 
 std::unique_ptr<client::Client> Connect(const testing::ServerProcess& server) {
@@ -147,6 +150,35 @@ TEST(PersistenceTest, SessionsSurviveACleanRestartUnchanged) {
   ASSERT_NE(client, nullptr);
   EXPECT_EQ(GetSession(*client, deleted).status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(GetSession(*client, ids[1]).ok());
+}
+
+TEST(PersistenceTest, EvictedSessionsLoadBackOnUse) {
+  // Room for about one tiny RCC memory (4 slots of 3 x 32 floats: 1536
+  // bytes): each new session evicts the one before.
+  absl::StatusOr<std::unique_ptr<testing::ServerProcess>> server =
+      StartServer(DataDir("evict"), {"--session_ram_bytes=2000"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::unique_ptr<client::Client> client = Connect(**server);
+  ASSERT_NE(client, nullptr);
+  std::vector<std::string> ids;
+  std::string first_reconstruction;
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<v1::CompressResponse> made = Compress(
+        *client, absl::StrCat("Session ", i, ": the cat sat on the sofa by the door."),
+        v1::METHOD_RCC);
+    ASSERT_TRUE(made.ok()) << made.status();
+    ASSERT_LT(made->session().bytes(), 2000);
+    ids.push_back(made->session_id());
+    if (i == 0) first_reconstruction = Ask(*client, ids[0]).reconstructed;
+  }
+  EXPECT_EQ(GetSession(*client, ids[0])->tier(), v1::STORAGE_TIER_DISK);
+  EXPECT_EQ(GetSession(*client, ids[2])->tier(), v1::STORAGE_TIER_MEMORY);
+  EXPECT_EQ(Ask(*client, ids[0]).reconstructed, first_reconstruction);
+  EXPECT_EQ(GetSession(*client, ids[0])->tier(), v1::STORAGE_TIER_MEMORY);
+  EXPECT_EQ(GetSession(*client, ids[2])->tier(), v1::STORAGE_TIER_DISK);
+  absl::StatusOr<v1::ListSessionsResponse> listed = client->ListSessions({});
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->sessions_size(), 3);
 }
 
 // One client thread's sessions as the server acknowledged them.
