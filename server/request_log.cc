@@ -22,23 +22,28 @@ bool IsServerSideFailure(grpc::StatusCode code) {
 
 }  // namespace
 
-RequestIdSource::RequestIdSource() : prefix_(RandomPrefix()) {}
+RequestTracker::RequestTracker(RequestObserver* observer)
+    : prefix_(RandomPrefix()), observer_(observer) {}
 
-std::string RequestIdSource::Next() {
+std::string RequestTracker::NextId() {
   return absl::StrFormat("%s-%06d", prefix_, ++sequence_);
 }
 
-RequestLog::RequestLog(RequestIdSource& ids, absl::string_view rpc,
+RequestLog::RequestLog(RequestTracker& tracker, absl::string_view rpc,
                        grpc::ServerContextBase* context)
-    : id_(ids.Next()),
+    : observer_(tracker.observer()),
+      id_(tracker.NextId()),
       rpc_(rpc),
       peer_(context->peer()),
       start_(absl::Now()) {
   context->AddInitialMetadata("x-request-id", id_);
+  if (observer_ != nullptr) observer_->OnRequestStart(rpc_);
 }
 
 void RequestLog::Finish(const grpc::Status& status) const {
-  const int64_t micros = absl::ToInt64Microseconds(absl::Now() - start_);
+  const absl::Duration latency = absl::Now() - start_;
+  if (observer_ != nullptr) observer_->OnRequestDone(rpc_, status.error_code(), latency);
+  const int64_t micros = absl::ToInt64Microseconds(latency);
   const auto level = IsServerSideFailure(status.error_code())
                          ? spdlog::level::warn
                          : spdlog::level::info;

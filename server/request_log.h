@@ -4,13 +4,16 @@
 //       status=INVALID_ARGUMENT micros=85 msg="the context is empty: ..."
 //
 // The id is also sent to the client as initial metadata "x-request-id", so a
-// user can quote it when reporting a problem.
+// user can quote it when reporting a problem. A RequestObserver (the server's
+// metrics) is told when each call starts and finishes, so every call logged
+// is also counted, with its status and latency.
 //
-//   RequestLog log(ids, "Compress", context);   // at the start of a handler
+//   RequestTracker requests(&metrics);             // one per service
+//   RequestLog log(requests, "Compress", context);  // at the start of a handler
 //   ...
-//   log.Finish(status);                          // exactly once, at the end
+//   log.Finish(status);                            // exactly once, at the end
 //
-// RequestIdSource is thread-safe. A RequestLog belongs to one call.
+// RequestTracker is thread-safe. A RequestLog belongs to one call.
 #ifndef CCS_SERVER_REQUEST_LOG_H_
 #define CCS_SERVER_REQUEST_LOG_H_
 
@@ -24,25 +27,39 @@
 
 namespace ccs::server {
 
-// Hands out ids "<random process prefix>-<sequence number>", unique within a
-// process and, with high probability, across restarts.
-class RequestIdSource {
+// Told about every call; implementations must be thread-safe and fast (they
+// run on gRPC's and the workers' threads).
+class RequestObserver {
  public:
-  RequestIdSource();
-  RequestIdSource(const RequestIdSource&) = delete;
-  RequestIdSource& operator=(const RequestIdSource&) = delete;
+  virtual ~RequestObserver() = default;
+  virtual void OnRequestStart(absl::string_view rpc) = 0;
+  virtual void OnRequestDone(absl::string_view rpc, grpc::StatusCode code,
+                             absl::Duration latency) = 0;
+};
 
-  std::string Next();
+// What a service's RequestLogs share: ids "<random process prefix>-<sequence
+// number>", unique within a process and, with high probability, across
+// restarts; and the observer (null: none), which must outlive the tracker.
+class RequestTracker {
+ public:
+  explicit RequestTracker(RequestObserver* observer = nullptr);
+  RequestTracker(const RequestTracker&) = delete;
+  RequestTracker& operator=(const RequestTracker&) = delete;
+
+  std::string NextId();
+  RequestObserver* observer() const { return observer_; }
 
  private:
   const std::string prefix_;
   std::atomic<uint64_t> sequence_{0};
+  RequestObserver* const observer_;
 };
 
 class RequestLog {
  public:
-  // Assigns an id and attaches it to the call's initial metadata.
-  RequestLog(RequestIdSource& ids, absl::string_view rpc,
+  // Assigns an id, attaches it to the call's initial metadata and tells
+  // the observer the call started.
+  RequestLog(RequestTracker& tracker, absl::string_view rpc,
              grpc::ServerContextBase* context);
   RequestLog(const RequestLog&) = delete;
   RequestLog& operator=(const RequestLog&) = delete;
@@ -50,10 +67,12 @@ class RequestLog {
   const std::string& id() const { return id_; }
 
   // Logs the request's line: info for OK and client errors, warn for
-  // server-side failures (INTERNAL, UNKNOWN, DATA_LOSS, UNAVAILABLE).
+  // server-side failures (INTERNAL, UNKNOWN, DATA_LOSS, UNAVAILABLE); and
+  // tells the observer the call finished.
   void Finish(const grpc::Status& status) const;
 
  private:
+  RequestObserver* const observer_;
   const std::string id_;
   const std::string rpc_;
   const std::string peer_;

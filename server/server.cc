@@ -7,7 +7,9 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "grpcpp/security/server_credentials.h"
 #include "server/rocksdb_persistence.h"
+#include "server/server_metrics.h"
 #include "server/service.h"
 #include "server/work_queue.h"
 #include "spdlog/spdlog.h"
@@ -74,19 +76,32 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   if (options.workers < 1 || options.queue_capacity < 1) {
     return absl::InvalidArgumentError("workers and queue_capacity must be at least 1");
   }
+  const bool tls = !options.tls_cert_chain_pem.empty();
+  if (tls != !options.tls_private_key_pem.empty()) {
+    return absl::InvalidArgumentError(
+        "TLS needs both a certificate chain and a private key, or neither");
+  }
   absl::StatusOr<std::unique_ptr<SessionStore>> opened = OpenSessionStore(options, engine.get());
   if (!opened.ok()) return opened.status();
   std::unique_ptr<SessionStore> store = *std::move(opened);
+  std::shared_ptr<MetricsRegistry> registry =
+      options.metrics != nullptr ? options.metrics : std::make_shared<MetricsRegistry>();
+  auto metrics = std::make_unique<ServerMetrics>(registry.get());
   auto queue = std::make_unique<WorkQueue>(options.workers, options.queue_capacity);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  auto service = std::make_unique<ContextCompressionService>(options.limits, engine.get(),
-                                                             store.get(), queue.get());
+  auto service = std::make_unique<ContextCompressionService>(
+      options.limits, engine.get(), store.get(), queue.get(), options.auth.get(), metrics.get());
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (tls) {
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({options.tls_private_key_pem, options.tls_cert_chain_pem});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen_address,
-                           grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options.listen_address, credentials, &port);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.SetMaxSendMessageSize(options.max_send_message_bytes);
   builder.RegisterService(service.get());
@@ -94,25 +109,38 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", options.listen_address,
-        ": the address is malformed or the port is in use"));
+        tls ? ": the address is malformed, the port is in use, or the TLS certificate or key "
+              "is not valid PEM (or they do not match)"
+            : ": the address is malformed or the port is in use"));
   }
   server->GetHealthCheckService()->SetServingStatus(
       v1::ContextCompression::service_full_name(), true);
-  return std::unique_ptr<Server>(new Server(std::move(engine), std::move(store),
+  return std::unique_ptr<Server>(new Server(std::move(registry), std::move(metrics),
+                                            options.auth, std::move(engine), std::move(store),
                                             std::move(queue), std::move(service),
                                             std::move(server), port));
 }
 
-Server::Server(std::unique_ptr<model::Engine> engine, std::unique_ptr<SessionStore> store,
+Server::Server(std::shared_ptr<MetricsRegistry> registry, std::unique_ptr<ServerMetrics> metrics,
+               std::shared_ptr<const TokenAuthenticator> auth,
+               std::unique_ptr<model::Engine> engine, std::unique_ptr<SessionStore> store,
                std::unique_ptr<WorkQueue> queue,
                std::unique_ptr<ContextCompressionService> service,
                std::unique_ptr<grpc::Server> server, int port)
-    : engine_(std::move(engine)),
+    : registry_(std::move(registry)),
+      metrics_(std::move(metrics)),
+      auth_(std::move(auth)),
+      engine_(std::move(engine)),
       store_(std::move(store)),
       queue_(std::move(queue)),
       service_(std::move(service)),
       server_(std::move(server)),
-      port_(port) {}
+      port_(port) {
+  collector_id_ = registry_->AddCollector([this] {
+    metrics_->SetQueueDepth(queue_->depth());
+    metrics_->SetSessionStats(store_->stats());
+  });
+}
 
 Server::~Server() {
   if (!shut_down_) Shutdown(absl::ZeroDuration());
@@ -125,6 +153,7 @@ void Server::Shutdown(absl::Duration drain) {
       std::chrono::system_clock::now() + absl::ToChronoMilliseconds(drain);
   server_->Shutdown(deadline);
   server_->Wait();
+  registry_->RemoveCollector(collector_id_);  // it reads queue_ and store_
   queue_.reset();  // every accepted task has run
 }
 

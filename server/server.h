@@ -1,6 +1,7 @@
-// The gRPC server around ContextCompressionService: listening port, message
-// limits, the standard health service and server reflection, and a bounded
-// graceful shutdown.
+// The gRPC server around ContextCompressionService: listening port (TLS or
+// plaintext), bearer-token authentication, message limits, metrics, the
+// standard health service and server reflection, and a bounded graceful
+// shutdown.
 //
 //   ServerOptions options;
 //   options.listen_address = "127.0.0.1:0";   // port 0: pick a free one
@@ -18,6 +19,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "model/engine/engine.h"
+#include "server/auth.h"
+#include "server/metrics.h"
 #include "server/session_store.h"
 #include "server/validation.h"
 
@@ -28,6 +31,7 @@ class Server;
 namespace ccs::server {
 
 class ContextCompressionService;
+class ServerMetrics;
 class WorkQueue;
 
 struct ServerOptions {
@@ -45,6 +49,16 @@ struct ServerOptions {
   // Threads that run model work, and requests that may wait for them.
   int workers = 1;
   int queue_capacity = 64;
+  // TLS: with both set (PEM text), the port serves TLS only; with neither,
+  // plaintext. One without the other is INVALID_ARGUMENT.
+  std::string tls_cert_chain_pem;
+  std::string tls_private_key_pem;
+  // Bearer-token authentication; null: off, every caller is tenant
+  // "default". The health and reflection services never ask for a token.
+  std::shared_ptr<const TokenAuthenticator> auth;
+  // Where the server's metrics are registered (server_metrics.h); null: a
+  // private registry nobody reads.
+  std::shared_ptr<MetricsRegistry> metrics;
 };
 
 class Server {
@@ -70,20 +84,26 @@ class Server {
   void Shutdown(absl::Duration drain);
 
  private:
-  Server(std::unique_ptr<model::Engine> engine, std::unique_ptr<SessionStore> store,
-         std::unique_ptr<WorkQueue> queue,
+  Server(std::shared_ptr<MetricsRegistry> registry, std::unique_ptr<ServerMetrics> metrics,
+         std::shared_ptr<const TokenAuthenticator> auth, std::unique_ptr<model::Engine> engine,
+         std::unique_ptr<SessionStore> store, std::unique_ptr<WorkQueue> queue,
          std::unique_ptr<ContextCompressionService> service,
          std::unique_ptr<grpc::Server> server, int port);
 
   // Shutdown stops the gRPC server, then the workers (which finish the
   // work they accepted and use everything else), so that what remains can
-  // go in any order.
+  // go in any order. The metrics collector reads store_ and queue_: it is
+  // removed before either goes.
+  const std::shared_ptr<MetricsRegistry> registry_;
+  const std::unique_ptr<ServerMetrics> metrics_;
+  const std::shared_ptr<const TokenAuthenticator> auth_;
   const std::unique_ptr<model::Engine> engine_;
   const std::unique_ptr<SessionStore> store_;
   std::unique_ptr<WorkQueue> queue_;
   const std::unique_ptr<ContextCompressionService> service_;
   const std::unique_ptr<grpc::Server> server_;
   const int port_;
+  int collector_id_ = 0;
   bool shut_down_ = false;
 };
 

@@ -17,6 +17,8 @@ namespace {
 constexpr int kDefaultMaxNewTokens = 256;
 constexpr int kAppendAttempts = 8;
 constexpr int kDefaultPageSize = 100;
+// Every caller's tenant when authentication is off.
+constexpr char kDefaultTenant[] = "default";
 
 v1::Method ToProto(model::Method method) {
   switch (method) {
@@ -72,11 +74,43 @@ v1::FinishReason ToProto(model::FinishReason reason, bool stopped) {
 
 ContextCompressionService::ContextCompressionService(const RequestLimits& limits,
                                                      const model::Engine* engine,
-                                                     SessionStore* store, WorkQueue* queue)
-    : limits_(limits), engine_(engine), store_(store), queue_(queue) {}
+                                                     SessionStore* store, WorkQueue* queue,
+                                                     const TokenAuthenticator* auth,
+                                                     ServerMetrics* metrics)
+    : limits_(limits),
+      engine_(engine),
+      store_(store),
+      queue_(queue),
+      auth_(auth),
+      metrics_(metrics),
+      requests_(metrics) {}
 
-std::string ContextCompressionService::TenantOf(const grpc::CallbackServerContext&) const {
-  return "default";
+absl::StatusOr<std::string> ContextCompressionService::TenantOf(
+    const grpc::CallbackServerContext& context) const {
+  if (auth_ == nullptr) return std::string(kDefaultTenant);
+  std::vector<absl::string_view> values;
+  const auto [begin, end] = context.client_metadata().equal_range("authorization");
+  for (auto it = begin; it != end; ++it) values.emplace_back(it->second.data(), it->second.size());
+  return auth_->Authenticate(values);
+}
+
+absl::Status ContextCompressionService::CheckPromptLength(const std::string& prompt) const {
+  absl::StatusOr<std::vector<int32_t>> ids = engine_->Tokenize(prompt);
+  if (!ids.ok()) return ids.status();
+  if (static_cast<int64_t>(ids->size()) > limits_.max_prompt_tokens) {
+    return absl::InvalidArgumentError(absl::StrCat("the prompt is ", ids->size(),
+                                                   " tokens; at most ", limits_.max_prompt_tokens,
+                                                   " are allowed (--max_prompt_tokens)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ContextCompressionService::CheckSessionTokens(int64_t held, int64_t added) const {
+  if (held + added <= limits_.max_session_tokens) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the session would hold ", held + added, " tokens of context (", held, " held + ", added,
+      " sent); at most ", limits_.max_session_tokens,
+      " are allowed per session (--max_session_tokens): start a new session"));
 }
 
 absl::Status ContextCompressionService::CheckModel(const std::string& model) const {
@@ -149,9 +183,11 @@ absl::Status ContextCompressionService::RunCompress(const std::string& tenant,
                                                     v1::CompressResponse* response) const {
   std::shared_ptr<const model::Memory> base;
   absl::StatusOr<model::Method> method = absl::UnknownError("unset");
+  int64_t held_tokens = 0;
   if (!request.session_id().empty()) {
     absl::StatusOr<Session> session = store_->Get(tenant, request.session_id());
     if (!session.ok()) return session.status();
+    held_tokens = session->info.tokens;
     if (request.method() != v1::METHOD_AUTO && ToProto(session->info.method) != request.method()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "session ", request.session_id(), " holds ", model::MethodName(session->info.method),
@@ -164,13 +200,19 @@ absl::Status ContextCompressionService::RunCompress(const std::string& tenant,
   if (!method.ok()) return method.status();
   absl::StatusOr<std::vector<int32_t>> ids = ContextIds(request.text(), request.token_ids());
   if (!ids.ok()) return ids.status();
+  if (absl::Status s = CheckSessionTokens(held_tokens, static_cast<int64_t>(ids->size()));
+      !s.ok()) {
+    return s;
+  }
 
   const absl::Time start = absl::Now();
+  metrics_->ObserveBatch(BatchKind::kCompress, 1);
   absl::StatusOr<std::vector<std::shared_ptr<const model::Memory>>> compressed =
       engine_->Compress(*method, {*ids});
   if (!compressed.ok()) return compressed.status();
   const std::shared_ptr<const model::Memory>& added = (*compressed)[0];
   response->set_compute_micros(MicrosSince(start));
+  metrics_->AddCompressedTokens(model::MethodName(*method), added->tokens(), added->slots());
 
   absl::StatusOr<SessionInfo> info = absl::UnknownError("unset");
   if (request.session_id().empty()) {
@@ -181,6 +223,10 @@ absl::Status ContextCompressionService::RunCompress(const std::string& tenant,
     for (int attempt = 0; attempt < kAppendAttempts; ++attempt) {
       absl::StatusOr<Session> session = store_->Get(tenant, request.session_id());
       if (!session.ok()) return session.status();
+      // Checked again: a concurrent append may have grown the session.
+      if (absl::Status s = CheckSessionTokens(session->info.tokens, added->tokens()); !s.ok()) {
+        return s;
+      }
       absl::StatusOr<std::shared_ptr<const model::Memory>> longer =
           engine_->Concat(*session->memory, *added);
       if (!longer.ok()) return longer.status();
@@ -212,12 +258,14 @@ absl::Status ContextCompressionService::RunCompress(const std::string& tenant,
 grpc::ServerUnaryReactor* ContextCompressionService::Compress(grpc::CallbackServerContext* context,
                                                               const v1::CompressRequest* request,
                                                               v1::CompressResponse* response) {
-  auto log = std::make_shared<RequestLog>(request_ids_, "Compress", context);
-  absl::Status status = ValidateCompressRequest(*request, limits_);
+  auto log = std::make_shared<RequestLog>(requests_, "Compress", context);
+  const absl::StatusOr<std::string> caller = TenantOf(*context);
+  absl::Status status = caller.status();
+  if (status.ok()) status = ValidateCompressRequest(*request, limits_);
   if (status.ok()) status = CheckModel(request->model());
   if (!status.ok()) return FinishUnary(context, *log, status);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const std::string tenant = TenantOf(*context);
+  const std::string tenant = *caller;
   const absl::Time queued = absl::Now();
   status = queue_->Submit([this, log, reactor, request, response, tenant, queued] {
     response->set_queue_micros(MicrosSince(queued));
@@ -253,9 +301,16 @@ void ContextCompressionService::RunGeneration(const std::string& tenant, model::
   int64_t first_token_micros = -1;
   TextStream text(engine_->tokenizer(), engine_->AnswerMarker(job), std::move(stops));
   Response pending;
+  const char* task = job.task == model::Task::kReconstruct ? "reconstruct" : "answer";
   absl::StatusOr<std::vector<model::GenerationOutcome>> outcomes = engine_->Generate(
       {job}, [&](size_t, int32_t token) {
-        if (first_token_micros < 0) first_token_micros = MicrosSince(start);
+        // Each token is one step of a batch of one stream (until the
+        // scheduler batches streams together).
+        metrics_->ObserveBatch(BatchKind::kDecode, 1);
+        if (first_token_micros < 0) {
+          first_token_micros = MicrosSince(start);
+          metrics_->ObserveTimeToFirstToken(task, absl::Microseconds(first_token_micros));
+        }
         const std::string delta = text.Add(token);
         if (text.answering()) pending.add_token_ids(token);
         if (!delta.empty()) {
@@ -274,8 +329,9 @@ void ContextCompressionService::RunGeneration(const std::string& tenant, model::
         return !text.stopped();
       });
   if (!outcomes.ok()) return stream->Close(ToGrpcStatus(outcomes.status()));
-  if (!stopped_by.ok()) return stream->Close(ToGrpcStatus(stopped_by));
   const model::GenerationOutcome& outcome = (*outcomes)[0];
+  metrics_->AddGeneratedTokens(task, static_cast<int64_t>(outcome.tokens.size()));
+  if (!stopped_by.ok()) return stream->Close(ToGrpcStatus(stopped_by));
   pending.set_text(pending.text() + text.Finish());
   pending.set_finish_reason(ToProto(outcome.finish_reason, text.stopped()));
   v1::Usage* usage = pending.mutable_usage();
@@ -291,15 +347,20 @@ void ContextCompressionService::RunGeneration(const std::string& tenant, model::
 
 grpc::ServerWriteReactor<v1::GenerateResponse>* ContextCompressionService::Generate(
     grpc::CallbackServerContext* context, const v1::GenerateRequest* request) {
-  auto* stream = new StreamReactor<v1::GenerateResponse>(request_ids_, "Generate", context);
-  absl::Status status = ValidateGenerateRequest(*request, limits_);
+  auto* stream = new StreamReactor<v1::GenerateResponse>(requests_, "Generate", context);
+  const absl::StatusOr<std::string> caller = TenantOf(*context);
+  absl::Status status = caller.status();
+  if (status.ok()) status = ValidateGenerateRequest(*request, limits_);
   if (status.ok()) status = CheckModel(request->model());
   if (!status.ok()) {
     stream->Close(ToGrpcStatus(status));
     return stream;
   }
-  const std::string tenant = TenantOf(*context);
+  const std::string tenant = *caller;
   status = queue_->Submit([this, request, context, stream, tenant] {
+    if (absl::Status s = CheckPromptLength(request->prompt()); !s.ok()) {
+      return stream->Close(ToGrpcStatus(s));
+    }
     model::GenerationJob job;
     job.task = model::Task::kAnswer;
     job.prompt = request->prompt();
@@ -322,9 +383,12 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* ContextCompressionService::Gener
       if (!method.ok()) return stream->Close(ToGrpcStatus(method.status()));
       absl::StatusOr<std::vector<int32_t>> ids = ContextIds(request->context(), {});
       if (!ids.ok()) return stream->Close(ToGrpcStatus(ids.status()));
+      metrics_->ObserveBatch(BatchKind::kCompress, 1);
       auto memories = engine_->Compress(*method, {*ids});
       if (!memories.ok()) return stream->Close(ToGrpcStatus(memories.status()));
       job.memory = (*memories)[0];
+      metrics_->AddCompressedTokens(model::MethodName(*method), job.memory->tokens(),
+                                    job.memory->slots());
     }
     std::vector<std::string> stops(s.stop().begin(), s.stop().end());
     RunGeneration(tenant, std::move(job), request->session_id(), std::move(stops), context, stream);
@@ -335,14 +399,16 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* ContextCompressionService::Gener
 
 grpc::ServerWriteReactor<v1::ReconstructResponse>* ContextCompressionService::Reconstruct(
     grpc::CallbackServerContext* context, const v1::ReconstructRequest* request) {
-  auto* stream = new StreamReactor<v1::ReconstructResponse>(request_ids_, "Reconstruct", context);
-  absl::Status status = ValidateReconstructRequest(*request, limits_);
+  auto* stream = new StreamReactor<v1::ReconstructResponse>(requests_, "Reconstruct", context);
+  const absl::StatusOr<std::string> caller = TenantOf(*context);
+  absl::Status status = caller.status();
+  if (status.ok()) status = ValidateReconstructRequest(*request, limits_);
   if (status.ok() && engine_ == nullptr) status = NoModel();
   if (!status.ok()) {
     stream->Close(ToGrpcStatus(status));
     return stream;
   }
-  const std::string tenant = TenantOf(*context);
+  const std::string tenant = *caller;
   status = queue_->Submit([this, request, context, stream, tenant] {
     absl::StatusOr<Session> session = store_->Get(tenant, request->session_id());
     if (!session.ok()) return stream->Close(ToGrpcStatus(session.status()));
@@ -364,11 +430,13 @@ grpc::ServerWriteReactor<v1::ReconstructResponse>* ContextCompressionService::Re
 grpc::ServerUnaryReactor* ContextCompressionService::GetSession(grpc::CallbackServerContext* context,
                                                                 const v1::GetSessionRequest* request,
                                                                 v1::Session* response) {
-  const RequestLog log(request_ids_, "GetSession", context);
-  absl::Status status = ValidateGetSessionRequest(*request);
+  const RequestLog log(requests_, "GetSession", context);
+  const absl::StatusOr<std::string> tenant = TenantOf(*context);
+  absl::Status status = tenant.status();
+  if (status.ok()) status = ValidateGetSessionRequest(*request);
   if (status.ok()) {
     // The info only: looking at a session does not load its memory.
-    absl::StatusOr<SessionInfo> info = store_->GetInfo(TenantOf(*context), request->session_id());
+    absl::StatusOr<SessionInfo> info = store_->GetInfo(*tenant, request->session_id());
     status = info.status();
     if (info.ok()) ToProto(*info, response);
   }
@@ -378,11 +446,13 @@ grpc::ServerUnaryReactor* ContextCompressionService::GetSession(grpc::CallbackSe
 grpc::ServerUnaryReactor* ContextCompressionService::ListSessions(
     grpc::CallbackServerContext* context, const v1::ListSessionsRequest* request,
     v1::ListSessionsResponse* response) {
-  const RequestLog log(request_ids_, "ListSessions", context);
-  absl::Status status = ValidateListSessionsRequest(*request);
+  const RequestLog log(requests_, "ListSessions", context);
+  const absl::StatusOr<std::string> tenant = TenantOf(*context);
+  absl::Status status = tenant.status();
+  if (status.ok()) status = ValidateListSessionsRequest(*request);
   if (status.ok()) {
     absl::StatusOr<SessionStore::Page> page = store_->List(
-        TenantOf(*context), request->page_size() > 0 ? request->page_size() : kDefaultPageSize,
+        *tenant, request->page_size() > 0 ? request->page_size() : kDefaultPageSize,
         request->page_token());
     status = page.status();
     if (page.ok()) {
@@ -396,10 +466,12 @@ grpc::ServerUnaryReactor* ContextCompressionService::ListSessions(
 grpc::ServerUnaryReactor* ContextCompressionService::DeleteSession(
     grpc::CallbackServerContext* context, const v1::DeleteSessionRequest* request,
     v1::DeleteSessionResponse* response) {
-  const RequestLog log(request_ids_, "DeleteSession", context);
-  absl::Status status = ValidateDeleteSessionRequest(*request);
+  const RequestLog log(requests_, "DeleteSession", context);
+  const absl::StatusOr<std::string> tenant = TenantOf(*context);
+  absl::Status status = tenant.status();
+  if (status.ok()) status = ValidateDeleteSessionRequest(*request);
   if (status.ok()) {
-    absl::StatusOr<int64_t> freed = store_->Delete(TenantOf(*context), request->session_id());
+    absl::StatusOr<int64_t> freed = store_->Delete(*tenant, request->session_id());
     status = freed.status();
     if (freed.ok()) response->set_bytes_freed(*freed);
   }
@@ -409,7 +481,10 @@ grpc::ServerUnaryReactor* ContextCompressionService::DeleteSession(
 grpc::ServerUnaryReactor* ContextCompressionService::ListModels(
     grpc::CallbackServerContext* context, const v1::ListModelsRequest* /*request*/,
     v1::ListModelsResponse* response) {
-  const RequestLog log(request_ids_, "ListModels", context);
+  const RequestLog log(requests_, "ListModels", context);
+  if (const absl::StatusOr<std::string> tenant = TenantOf(*context); !tenant.ok()) {
+    return FinishUnary(context, log, tenant.status());
+  }
   if (engine_ != nullptr) {
     const model::ModelDescription& d = engine_->description();
     v1::ModelInfo* m = response->add_models();

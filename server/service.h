@@ -5,8 +5,10 @@
 //
 // Sessions live in the SessionStore; model work goes through one
 // model::Engine (the model loaded at start-up; none: every model RPC answers
-// FAILED_PRECONDITION). Tenancy: every caller is tenant "default" until
-// authentication is built.
+// FAILED_PRECONDITION). Tenancy: with a TokenAuthenticator every call must
+// carry a bearer token, which names its tenant (UNAUTHENTICATED otherwise);
+// without one every caller is tenant "default". Each call is logged and
+// counted in ServerMetrics (request_log.h).
 //
 // Thread-safety: one instance serves all calls concurrently.
 #ifndef CCS_SERVER_SERVICE_H_
@@ -18,7 +20,9 @@
 #include "absl/status/statusor.h"
 #include "ccs/v1/context_compression.grpc.pb.h"
 #include "model/engine/engine.h"
+#include "server/auth.h"
 #include "server/request_log.h"
+#include "server/server_metrics.h"
 #include "server/session_store.h"
 #include "server/validation.h"
 #include "server/work_queue.h"
@@ -30,10 +34,12 @@ class StreamReactor;
 
 class ContextCompressionService final : public v1::ContextCompression::CallbackService {
  public:
-  // `engine` may be null (no model loaded); `store` and `queue` must outlive
-  // the service.
+  // `engine` may be null (no model loaded), and `auth` (authentication
+  // off); `store`, `queue` and `metrics` must not. All must outlive the
+  // service.
   ContextCompressionService(const RequestLimits& limits, const model::Engine* engine,
-                            SessionStore* store, WorkQueue* queue);
+                            SessionStore* store, WorkQueue* queue,
+                            const TokenAuthenticator* auth, ServerMetrics* metrics);
 
   grpc::ServerUnaryReactor* Compress(grpc::CallbackServerContext* context,
                                      const v1::CompressRequest* request,
@@ -56,9 +62,15 @@ class ContextCompressionService final : public v1::ContextCompression::CallbackS
                                        v1::ListModelsResponse* response) override;
 
  private:
-  // The tenant of a call (authentication is not built yet: "default").
-  std::string TenantOf(const grpc::CallbackServerContext& context) const;
+  // The tenant of a call: the one its bearer token maps to, or "default"
+  // when authentication is off. UNAUTHENTICATED without a valid token.
+  absl::StatusOr<std::string> TenantOf(const grpc::CallbackServerContext& context) const;
   absl::Status CheckModel(const std::string& model) const;
+  // INVALID_ARGUMENT if `prompt` is longer than limits_.max_prompt_tokens.
+  absl::Status CheckPromptLength(const std::string& prompt) const;
+  // RESOURCE_EXHAUSTED if a session holding `held` tokens of context may not
+  // take `added` more (limits_.max_session_tokens).
+  absl::Status CheckSessionTokens(int64_t held, int64_t added) const;
   absl::StatusOr<model::Method> ResolveMethod(v1::Method requested, bool prefer_low_latency) const;
   // Tokenizes a Compress request's context and checks its length.
   absl::StatusOr<std::vector<int32_t>> ContextIds(const std::string& text,
@@ -75,7 +87,9 @@ class ContextCompressionService final : public v1::ContextCompression::CallbackS
   const model::Engine* const engine_;
   SessionStore* const store_;
   WorkQueue* const queue_;
-  RequestIdSource request_ids_;
+  const TokenAuthenticator* const auth_;
+  ServerMetrics* const metrics_;
+  RequestTracker requests_;
 };
 
 }  // namespace ccs::server

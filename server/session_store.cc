@@ -141,6 +141,7 @@ absl::StatusOr<RecoveryReport> SessionStore::Recover() {
     entry.info.tier = StorageTier::kDisk;
     entry.stored_last_used = entry.info.last_used;
     ++stats_.sessions;
+    ++stats_.disk_sessions;
     stats_.disk_bytes += entry.info.stored_bytes;
     TenantUsage& usage = tenants_[entry.info.tenant];
     ++usage.sessions;
@@ -208,6 +209,7 @@ void SessionStore::Erase(const std::string& id, bool from_disk) {
   if (disk_ != nullptr) {
     if (from_disk) disk_->Delete(id, /*sync=*/false).IgnoreError();
     stats_.disk_bytes -= entry.info.stored_bytes;
+    --stats_.disk_sessions;
   }
   --stats_.sessions;
   TenantUsage& usage = tenants_[entry.info.tenant];
@@ -376,6 +378,7 @@ absl::StatusOr<SessionInfo> SessionStore::CreateStored(
   entry.info = std::move(info);
   entry.stored_last_used = entry.info.last_used;
   ++stats_.sessions;
+  ++stats_.disk_sessions;
   stats_.disk_bytes += entry.info.stored_bytes;
   Admit(entry, std::move(memory));
   return entry.info;

@@ -87,6 +87,7 @@ struct Session {
 struct SessionStats {
   int64_t sessions = 0;            // all tiers
   int64_t ram_sessions = 0;        // of which the memory is in RAM
+  int64_t disk_sessions = 0;       // of which a copy is on disk (all, with a persistent tier)
   int64_t memory_bytes = 0;        // memories held in RAM
   int64_t prefix_cache_bytes = 0;  // cached prefixes held in RAM
   int64_t disk_bytes = 0;          // memory records in the persistent tier

@@ -21,8 +21,8 @@ namespace ccs::server {
 template <typename Response>
 class StreamReactor final : public grpc::ServerWriteReactor<Response> {
  public:
-  StreamReactor(RequestIdSource& ids, const char* rpc, grpc::CallbackServerContext* context)
-      : log_(ids, rpc, context) {}
+  StreamReactor(RequestTracker& requests, const char* rpc, grpc::CallbackServerContext* context)
+      : log_(requests, rpc, context) {}
 
   void Send(Response message) {
     bool start = false;

@@ -24,6 +24,8 @@ namespace ccs::server {
 struct RequestLimits {
   // Tokens of context per Compress call (or per inline Generate context).
   int max_context_tokens = 131072;
+  // Tokens of context one session may hold, appends included.
+  int64_t max_session_tokens = int64_t{1} << 20;
   // Tokens of a Generate prompt.
   int max_prompt_tokens = 4096;
   // Tokens one Generate or Reconstruct call may produce.

@@ -4,6 +4,7 @@
 #include <torch/csrc/jit/serialization/import_read.h>
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <fstream>
 #include <utility>
 #include <vector>
@@ -85,23 +86,78 @@ absl::StatusOr<WeightMap> ReadTorchSavedTensors(const std::string& path) {
   return tensors;
 }
 
-absl::StatusOr<IcFormerParams> LoadIcFormerParams(const std::string& path) {
-  absl::StatusOr<WeightMap> tensors = ReadTorchSavedTensors(path);
-  if (!tensors.ok()) return tensors.status();
+namespace {
+
+// The learned embeddings out of `tensors` (read from `path`).
+absl::StatusOr<IcFormerParams> TakeParams(const std::string& path, WeightMap tensors) {
   std::vector<std::string> missing;
   for (const char* name : {"digest_embeddings", "AE"}) {
-    if (tensors->count(name) == 0) missing.push_back(name);
+    if (tensors.count(name) == 0) missing.push_back(name);
   }
   if (!missing.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(path, " lacks ", absl::StrJoin(missing, " and "),
-                                                   " (an IC-Former param.pt holds "
+                                                   " (IC-Former params hold "
                                                    "digest_embeddings, AE and, for answering, FT)"));
   }
   IcFormerParams params;
-  params.digest_embeddings = tensors->at("digest_embeddings");
-  params.ae = tensors->at("AE");
-  if (auto it = tensors->find("FT"); it != tensors->end()) params.ft = it->second;
+  params.digest_embeddings = tensors.at("digest_embeddings");
+  params.ae = tensors.at("AE");
+  if (auto it = tensors.find("FT"); it != tensors.end()) params.ft = it->second;
   return params;
+}
+
+absl::StatusOr<IcFormerParams> LoadIcFormerSafetensorsParams(const std::string& path,
+                                                             torch::Dtype dtype) {
+  if (!std::filesystem::exists(path)) {
+    return absl::NotFoundError("neither param.pt nor params.safetensors is there");
+  }
+  absl::StatusOr<WeightMap> tensors = LoadSafetensors(path, dtype);
+  if (!tensors.ok()) return tensors.status();
+  return TakeParams(path, *std::move(tensors));
+}
+
+}  // namespace
+
+absl::StatusOr<IcFormerParams> LoadIcFormerParams(const std::string& path) {
+  absl::StatusOr<WeightMap> tensors = ReadTorchSavedTensors(path);
+  if (!tensors.ok()) return tensors.status();
+  return TakeParams(path, *std::move(tensors));
+}
+
+absl::Status SaveIcFormer(const IcFormer& former, const std::string& directory,
+                          torch::Dtype dtype, const std::map<std::string, std::string>& metadata) {
+  if (!torch::isFloatingType(dtype)) {
+    return absl::InvalidArgumentError("SaveIcFormer: the dtype must be floating");
+  }
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error) {
+    return absl::InternalError(absl::StrCat("cannot create ", directory, ": ", error.message()));
+  }
+  const std::string config_path = directory + "/config.json";
+  {
+    std::ofstream out(config_path + ".tmp", std::ios::binary | std::ios::trunc);
+    out << IcFormerConfigJson(former.config());
+    out.close();
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", config_path));
+  }
+  std::filesystem::rename(config_path + ".tmp", config_path, error);
+  if (error) {
+    return absl::InternalError(absl::StrCat("cannot write ", config_path, ": ", error.message()));
+  }
+  return transformer::internal::GuardTorch("SaveIcFormer", [&]() -> absl::Status {
+    torch::NoGradGuard no_grad;
+    NamedTensors weights, params;
+    for (const auto& [name, tensor] : former.Parameters()) {
+      const bool is_param = name == "digest_embeddings" || name == "AE" || name == "FT";
+      (is_param ? params : weights).emplace_back(name, tensor.detach().to(torch::kCPU, dtype));
+    }
+    if (absl::Status s = WriteSafetensors(directory + "/model.safetensors", weights, metadata);
+        !s.ok()) {
+      return s;
+    }
+    return WriteSafetensors(directory + "/params.safetensors", params, metadata);
+  });
 }
 
 absl::StatusOr<std::unique_ptr<IcFormer>> LoadIcFormer(
@@ -115,7 +171,11 @@ absl::StatusOr<std::unique_ptr<IcFormer>> LoadIcFormer(
   if (!config.ok()) return in_directory(config.status());
   absl::StatusOr<WeightMap> weights = LoadSafetensors(directory, decoder->options().dtype);
   if (!weights.ok()) return in_directory(weights.status());
-  absl::StatusOr<IcFormerParams> params = LoadIcFormerParams(directory + "/param.pt");
+  absl::StatusOr<IcFormerParams> params =
+      std::filesystem::exists(directory + "/param.pt")
+          ? LoadIcFormerParams(directory + "/param.pt")
+          : LoadIcFormerSafetensorsParams(directory + "/params.safetensors",
+                                          decoder->options().dtype);
   if (!params.ok()) return in_directory(params.status());
   absl::StatusOr<std::unique_ptr<IcFormer>> former = IcFormer::Create(
       *config, *std::move(weights), *std::move(params), std::move(decoder), options);

@@ -5,6 +5,11 @@
 // [1, 1, C]} (nn.Parameters; FT only after question-answering fine-tuning;
 // other keys such as "LM" are ignored). Torch-facing.
 //
+// This project's trainer writes the same directory with the same tensors,
+// but the learned embeddings go to params.safetensors instead of param.pt
+// (no pickle): LoadIcFormer reads param.pt when present, else
+// params.safetensors.
+//
 //   std::shared_ptr<const transformer::Decoder> llm = ...;  // the frozen LLM
 //   absl::StatusOr<std::unique_ptr<IcFormer>> former =
 //       LoadIcFormer("/models/icformer-llama2", llm);
@@ -19,6 +24,7 @@
 #ifndef CCS_MODEL_ICFORMER_CHECKPOINT_H_
 #define CCS_MODEL_ICFORMER_CHECKPOINT_H_
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -41,8 +47,18 @@ absl::StatusOr<transformer::WeightMap> ReadTorchSavedTensors(const std::string& 
 // ReadTorchSavedTensors. Shapes are checked by IcFormer::Create.
 absl::StatusOr<IcFormerParams> LoadIcFormerParams(const std::string& path);
 
+// SaveIcFormer writes `former` to `directory` (created if missing) as
+// config.json, model.safetensors and params.safetensors, every tensor in
+// `dtype` (a floating dtype), with `metadata` in both safetensors headers.
+// Files are written under temporary names and renamed. Errors as the file
+// system's, INVALID_ARGUMENT for a non-floating dtype.
+absl::Status SaveIcFormer(const IcFormer& former, const std::string& directory,
+                          torch::Dtype dtype,
+                          const std::map<std::string, std::string>& metadata = {});
+
 // LoadIcFormer loads `directory` (config.json, model.safetensors or a
-// sharded model.safetensors.index.json, param.pt) over `decoder`, the
+// sharded model.safetensors.index.json, and param.pt or params.safetensors)
+// over `decoder`, the
 // frozen LLM whose embeddings the former reads and which decodes the
 // digests. Errors: NOT_FOUND for a missing file; otherwise those of
 // LoadIcFormerConfig, LoadSafetensors, LoadIcFormerParams and

@@ -2,6 +2,7 @@
 // and the shape legend (B chunks in one pass, M the longest of them).
 #include "model/icformer/former.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -194,6 +195,77 @@ IcFormer::IcFormer(IcFormerConfig config, IcFormerOptions options, std::vector<L
       decoder_(std::move(decoder)),
       inv_freq_(transformer::RopeInverseFrequencies(config_.rope_theta, config_.head_dim,
                                                     decoder_->options().device)) {}
+
+absl::StatusOr<std::unique_ptr<IcFormer>> IcFormer::Initialize(
+    const IcFormerConfig& config, std::shared_ptr<const Decoder> decoder, uint64_t seed,
+    bool with_ft, const IcFormerOptions& options) {
+  if (absl::Status s = ValidateIcFormerConfig(config); !s.ok()) return s;
+  if (decoder == nullptr) return absl::InvalidArgumentError("IC-Former: no decoder");
+  return GuardTorch("IcFormer::Initialize", [&]() -> absl::StatusOr<std::unique_ptr<IcFormer>> {
+    torch::NoGradGuard no_grad;
+    at::Generator gen = at::detail::createCPUGenerator(seed);
+    WeightMap weights;
+    for (const auto& [name, shape] : ExpectedIcFormerWeights(config)) {  // sorted by name
+      weights[name] = shape.size() == 1 ? torch::ones(shape, torch::kFloat)
+                                        : 0.02 * at::randn(shape, gen, torch::kFloat);
+    }
+    const double scale = decoder->embedding_table().to(torch::kFloat).std().item<double>();
+    const int64_t k = config.num_query_tokens, C = config.hidden_size;
+    IcFormerParams params;
+    params.digest_embeddings = scale * at::randn({1, k, C}, gen, torch::kFloat);
+    params.ae = scale * at::randn({1, 1, C}, gen, torch::kFloat);
+    if (with_ft) params.ft = scale * at::randn({1, 1, C}, gen, torch::kFloat);
+    return Create(config, std::move(weights), std::move(params), std::move(decoder), options);
+  });
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> IcFormer::Parameters() const {
+  std::vector<std::pair<std::string, torch::Tensor>> named;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& w = layers_[i];
+    const std::pair<const char*, const torch::Tensor*> parts[] = {
+        {"cross_attn.q_proj.weight", &w.q_proj},
+        {"cross_attn.k_proj.weight", &w.k_proj},
+        {"cross_attn.v_proj.weight", &w.v_proj},
+        {"cross_attn.o_proj.weight", &w.o_proj},
+        {"cross_input_layernorm.weight", &w.cross_input_norm},
+        {"context_layernorm.weight", &w.context_norm},
+        {"post_attention_layernorm.weight", &w.post_attention_norm},
+        {"mlp.gate_proj.weight", &w.gate_proj},
+        {"mlp.up_proj.weight", &w.up_proj},
+        {"mlp.down_proj.weight", &w.down_proj},
+    };
+    for (const auto& [name, tensor] : parts) named.emplace_back(LayerName(i, name), *tensor);
+  }
+  named.emplace_back("encoder.norm.weight", final_norm_);
+  named.emplace_back("digest_embeddings", params_.digest_embeddings);
+  named.emplace_back("AE", params_.ae);
+  if (params_.ft.defined()) named.emplace_back("FT", params_.ft);
+  return named;
+}
+
+absl::StatusOr<torch::Tensor> IcFormer::CompressChunks(const torch::Tensor& ids) const {
+  const int64_t vocab = decoder_->config().vocab_size;
+  if (!ids.defined() || ids.dim() != 2 || ids.size(0) < 1 || ids.size(1) < 1 ||
+      ids.size(1) > config_.max_chunk_len || ids.is_floating_point()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("IC-Former: chunk ids must be integer [B, m] with B >= 1 and 1 <= m <= ",
+                     config_.max_chunk_len, ", not ", ShapeOf(ids)));
+  }
+  return GuardTorch("IcFormer::CompressChunks", [&]() -> absl::StatusOr<torch::Tensor> {
+    const torch::Tensor on_device = ids.to(decoder_->options().device, torch::kLong);
+    if (on_device.min().item<int64_t>() < 0 || on_device.max().item<int64_t>() >= vocab) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("IC-Former: chunk ids must lie in the vocabulary [0, ", vocab, ")"));
+    }
+    const int64_t B = ids.size(0), m = ids.size(1);
+    const int64_t k = config_.num_query_tokens, C = config_.hidden_size;
+    const torch::Tensor words = torch::embedding(decoder_->embedding_table(), on_device);
+    // ctx: [the chunk's m tokens, the k digest embeddings]: [B, m + k, C]
+    const torch::Tensor ctx = torch::cat({words, params_.digest_embeddings.expand({B, k, C})}, 1);
+    return Forward(ctx, std::vector<int64_t>(B, m));  // [B, k, C]
+  });
+}
 
 torch::Tensor IcFormer::CrossAttention(const Layer& w, const torch::Tensor& hq,
                                        const torch::Tensor& ctx_n, const Rope& rope,

@@ -109,6 +109,33 @@ class IcFormer {
                                              const std::vector<int64_t>& prefix_ids,
                                              const std::vector<int64_t>& suffix_ids) const;
 
+  // --- Training (model/train); serving never calls these. ---
+
+  // Initialize makes a former with fresh weights from `seed`, to be trained:
+  // projections ~ N(0, 0.02^2), norms 1, and digest_embeddings, AE and (when
+  // `with_ft`) FT drawn like rows of the decoder's embedding table (normal
+  // with the table's standard deviation), so that they start at the scale of
+  // the word embeddings they sit among. Errors as Create.
+  static absl::StatusOr<std::unique_ptr<IcFormer>> Initialize(
+      const IcFormerConfig& config, std::shared_ptr<const transformer::Decoder> decoder,
+      uint64_t seed, bool with_ft, const IcFormerOptions& options = {});
+
+  // Parameters names every learned tensor as the checkpoint does
+  // (model.safetensors' names, then "digest_embeddings", "AE" and, when
+  // present, "FT"). The tensors share storage with the former: an optimiser
+  // that updates them in place (under no-grad) updates the former.
+  std::vector<std::pair<std::string, torch::Tensor>> Parameters() const;
+
+  // CompressChunks runs B chunks of equal length m (ids [B, m], 1 <= m <=
+  // max_chunk_len, on any device) through the former: their digests
+  // [B, k, C] on the decoder's device, recording autograd when parameters
+  // require grad (no inference guard). Compress gives the same digests for
+  // a context that is one such chunk. INVALID_ARGUMENT for another shape or
+  // an id outside the vocabulary.
+  absl::StatusOr<torch::Tensor> CompressChunks(const torch::Tensor& ids) const;
+
+  // The learned embeddings (on the decoder's device and dtype).
+  const IcFormerParams& params() const { return params_; }
   const IcFormerConfig& config() const { return config_; }
   const transformer::Decoder& decoder() const { return *decoder_; }
   // can_answer says whether the checkpoint has FT (AnswerEmbeds works).

@@ -332,5 +332,66 @@ TEST(IcFormerLoaderTest, MissingOrBrokenFilesAreClearErrors) {
   EXPECT_FALSE((*former)->can_answer());
 }
 
+// Training path: CompressChunks is Compress for whole chunks, and it
+// carries gradients to every learned tensor.
+TEST_F(IcFormerTest, CompressChunksGivesCompressDigestsAndGradients) {
+  const std::vector<int64_t> a = Context(kL), b = Context(3 * kL + 2);
+  const std::vector<int64_t> b_head(b.begin(), b.begin() + kL);
+  torch::Tensor ids = torch::stack({torch::tensor(a), torch::tensor(b_head)});  // [2, L]
+  absl::StatusOr<std::vector<torch::Tensor>> served = former_->Compress({a, b_head});
+  ASSERT_TRUE(served.ok()) << served.status();
+
+  NamedTensors params = former_->Parameters();
+  ASSERT_EQ(params.size(), ExpectedIcFormerWeights(former_->config()).size() + 3);  // + FT
+  for (auto& [name, t] : params) t.requires_grad_(true);
+  absl::StatusOr<torch::Tensor> trained = former_->CompressChunks(ids);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  ASSERT_EQ(trained->sizes(), (std::vector<int64_t>{2, kK, former_->config().hidden_size}));
+  EXPECT_LT(MaxDiff((*trained)[0], (*served)[0]), kTolerance);
+  EXPECT_LT(MaxDiff((*trained)[1], (*served)[1]), kTolerance);
+
+  // The AE loss's shape of use: digests then AE into the decoder.
+  torch::Tensor embeds = torch::cat({(*trained)[0], former_->params().ae[0]}, 0);
+  Logits(embeds).sum().backward();
+  for (const auto& [name, t] : params) {
+    if (name == "FT") continue;  // not on the reconstruction path
+    ASSERT_TRUE(t.grad().defined()) << name;
+    EXPECT_GT(t.grad().abs().sum().item<double>(), 0) << name;
+  }
+  EXPECT_EQ(former_->CompressChunks(torch::zeros({2, kL + 1}, torch::kLong)).status().code(),
+            absl::StatusCode::kInvalidArgument);  // longer than a chunk
+  EXPECT_EQ(former_->CompressChunks(torch::full({1, 2}, 1 << 30, torch::kLong)).status().code(),
+            absl::StatusCode::kInvalidArgument);  // outside the vocabulary
+}
+
+TEST_F(IcFormerTest, InitializedFormerSavesAndLoadsBack) {
+  absl::StatusOr<std::unique_ptr<IcFormer>> fresh =
+      IcFormer::Initialize(former_->config(), *decoder_, /*seed=*/5, /*with_ft=*/true);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_TRUE((*fresh)->can_answer());
+  const std::string dir = std::string(getenv("TEST_TMPDIR")) + "/saved_former";
+  ASSERT_TRUE(SaveIcFormer(**fresh, dir, torch::kFloat, {{"recipe", "test"}}).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir + "/param.pt"));
+  absl::StatusOr<std::unique_ptr<IcFormer>> loaded = LoadIcFormer(dir, *decoder_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_TRUE((*loaded)->can_answer());
+  const NamedTensors saved = (*fresh)->Parameters(), back = (*loaded)->Parameters();
+  ASSERT_EQ(saved.size(), back.size());
+  for (size_t i = 0; i < saved.size(); ++i) {
+    EXPECT_EQ(saved[i].first, back[i].first);
+    EXPECT_TRUE(torch::equal(saved[i].second, back[i].second)) << saved[i].first;
+  }
+  absl::StatusOr<std::vector<torch::Tensor>> x = (*fresh)->Compress({Context(kL + 1)});
+  absl::StatusOr<std::vector<torch::Tensor>> y = (*loaded)->Compress({Context(kL + 1)});
+  ASSERT_TRUE(x.ok() && y.ok());
+  EXPECT_TRUE(torch::equal((*x)[0], (*y)[0]));
+  // The same seed gives the same former.
+  absl::StatusOr<std::unique_ptr<IcFormer>> again =
+      IcFormer::Initialize(former_->config(), *decoder_, /*seed=*/5, /*with_ft=*/true);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(torch::equal((*again)->params().digest_embeddings,
+                           (*fresh)->params().digest_embeddings));
+}
+
 }  // namespace
 }  // namespace ccs::model::icformer

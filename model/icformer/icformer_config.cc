@@ -149,6 +149,33 @@ absl::StatusOr<IcFormerConfig> ParseIcFormerConfig(absl::string_view text) {
   return c;
 }
 
+std::string IcFormerConfigJson(const IcFormerConfig& c) {
+  const char* act = c.hidden_act == transformer::Activation::kGelu   ? "gelu"
+                    : c.hidden_act == transformer::Activation::kRelu ? "relu"
+                                                                     : "silu";
+  Json j = {
+      {"model_type", "icformer"},
+      {"hidden_size", c.hidden_size},
+      {"num_hidden_layers", c.num_hidden_layers},
+      {"num_attention_heads", c.num_attention_heads},
+      {"num_key_value_heads", c.num_key_value_heads},
+      {"intermediate_size", c.intermediate_size},
+      {"num_query_tokens", c.num_query_tokens},
+      {"context_hidden_size", c.context_hidden_size},
+      {"max_position_embeddings", c.max_position_embeddings},
+      {"hidden_act", act},
+      {"rms_norm_eps", c.rms_norm_eps},
+      {"rope_theta", c.rope_theta},
+      {"rope_scaling", nullptr},
+      {"attention_bias", false},
+      {"cross_attention_frequency", c.cross_attention_frequency},
+      {"max_chunk_len", c.max_chunk_len},
+      {"answer_prefix", c.answer_prefix},
+      {"answer_suffix", c.answer_suffix},
+  };
+  return j.dump(2) + "\n";
+}
+
 absl::StatusOr<IcFormerConfig> LoadIcFormerConfig(const std::string& path) {
   std::ifstream file(path);
   if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));

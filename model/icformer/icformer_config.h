@@ -91,6 +91,12 @@ absl::StatusOr<IcFormerConfig> ParseIcFormerConfig(absl::string_view json_text);
 // read; parse errors carry the path.
 absl::StatusOr<IcFormerConfig> LoadIcFormerConfig(const std::string& path);
 
+// IcFormerConfigJson writes `config` as a config.json text that
+// ParseIcFormerConfig reads back to an equal config (every key explicit,
+// the project's three included). `hidden_act` must be kSilu, kGelu or
+// kRelu (the names the released code knows).
+std::string IcFormerConfigJson(const IcFormerConfig& config);
+
 // ValidateIcFormerConfig checks the invariants the former is built on.
 absl::Status ValidateIcFormerConfig(const IcFormerConfig& config);
 

@@ -191,5 +191,33 @@ TEST(IcFormerFlopsTest, CompressionCostIsLinearInTheContext) {
   }
 }
 
+TEST(IcFormerConfigTest, WrittenConfigReadsBackEqual) {
+  IcFormerConfig c;
+  c.hidden_size = 64;
+  c.context_hidden_size = 64;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 16;
+  c.intermediate_size = 96;
+  c.num_query_tokens = 8;
+  c.max_chunk_len = 32;
+  c.rms_norm_eps = 1e-5;
+  c.answer_prefix = "<|im_start|>user\n\"quoted\"\n";
+  c.answer_suffix = "<|im_end|>\n";
+  absl::StatusOr<IcFormerConfig> back = ParseIcFormerConfig(IcFormerConfigJson(c));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->hidden_size, 64);
+  EXPECT_EQ(back->num_key_value_heads, 2);
+  EXPECT_EQ(back->head_dim, 16);
+  EXPECT_EQ(back->intermediate_size, 96);
+  EXPECT_EQ(back->num_query_tokens, 8);
+  EXPECT_EQ(back->max_chunk_len, 32);
+  EXPECT_DOUBLE_EQ(back->rms_norm_eps, 1e-5);
+  EXPECT_EQ(back->answer_prefix, c.answer_prefix);
+  EXPECT_EQ(back->answer_suffix, c.answer_suffix);
+  EXPECT_TRUE(ValidateIcFormerConfig(*back).ok());
+}
+
 }  // namespace
 }  // namespace ccs::model::icformer

@@ -1,0 +1,84 @@
+#include "model/train/text_windows.h"
+
+#include <fstream>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+
+namespace ccs::model::train {
+
+absl::StatusOr<std::vector<JsonlRecord>> ReadJsonl(const std::string& path,
+                                                   const std::vector<std::string>& fields,
+                                                   int64_t max_records) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::vector<JsonlRecord> records;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (max_records > 0 && static_cast<int64_t>(records.size()) >= max_records) break;
+    const nlohmann::json object = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!object.is_object()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", number, ": not a JSON object"));
+    }
+    JsonlRecord record;
+    for (const std::string& field : fields) {
+      auto it = object.find(field);
+      if (it == object.end() || !it->is_string()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ":", number, ": field \"", field, "\" is missing or not a string"));
+      }
+      record[field] = it->get<std::string>();
+    }
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+std::vector<std::string> Texts(const std::vector<JsonlRecord>& records, const std::string& field) {
+  std::vector<std::string> texts;
+  texts.reserve(records.size());
+  for (const JsonlRecord& r : records) texts.push_back(r.at(field));
+  return texts;
+}
+
+absl::StatusOr<std::vector<std::vector<int32_t>>> PackWindows(const Tokenizer& tokenizer,
+                                                              std::vector<std::string> texts,
+                                                              const WindowOptions& options) {
+  if (options.length < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("window length must be at least 1, not ", options.length));
+  }
+  EncodeOptions plain;
+  plain.parse_special_tokens = false;
+  absl::StatusOr<std::vector<int32_t>> separator = tokenizer.Encode(options.separator, plain);
+  if (!separator.ok()) return separator.status();
+  Shuffle(texts, options.seed);
+  std::vector<std::vector<int32_t>> windows;
+  std::vector<int32_t> stream;  // the part not yet cut into windows
+  bool first = true;
+  for (const std::string& text : texts) {
+    if (options.max_windows > 0 && static_cast<int64_t>(windows.size()) >= options.max_windows) {
+      break;
+    }
+    absl::StatusOr<std::vector<int32_t>> ids = tokenizer.Encode(text, plain);
+    if (!ids.ok()) return ids.status();
+    if (!first) stream.insert(stream.end(), separator->begin(), separator->end());
+    first = false;
+    stream.insert(stream.end(), ids->begin(), ids->end());
+    size_t start = 0;
+    while (stream.size() - start >= static_cast<size_t>(options.length) &&
+           (options.max_windows == 0 ||
+            static_cast<int64_t>(windows.size()) < options.max_windows)) {
+      windows.emplace_back(stream.begin() + start, stream.begin() + start + options.length);
+      start += options.length;
+    }
+    stream.erase(stream.begin(), stream.begin() + start);
+  }
+  return windows;
+}
+
+}  // namespace ccs::model::train

@@ -1,0 +1,98 @@
+#include "model/train/text_windows.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ccs::model::train {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  const std::string path = std::string(getenv("TEST_TMPDIR")) + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::unique_ptr<Tokenizer> NeoxTokenizer() {
+  absl::StatusOr<std::unique_ptr<Tokenizer>> t = LoadTokenizer(
+      std::string(getenv("TEST_SRCDIR")) + "/ccs/testdata/vocab/gpt-neox-20b/tokenizer.json");
+  EXPECT_TRUE(t.ok()) << t.status();
+  return t.ok() ? *std::move(t) : nullptr;
+}
+
+TEST(ReadJsonlTest, ReadsFieldsAndNamesTheBadLine) {
+  const std::string good = WriteTemp(
+      "good.jsonl", "{\"id\": \"a\", \"text\": \"one\"}\n\n{\"id\": \"b\", \"text\": \"two\", \"x\": 1}\n");
+  absl::StatusOr<std::vector<JsonlRecord>> records = ReadJsonl(good, {"id", "text"});
+  ASSERT_TRUE(records.ok()) << records.status();
+  ASSERT_EQ(records->size(), 2u);
+  EXPECT_EQ(Texts(*records, "text"), (std::vector<std::string>{"one", "two"}));
+  EXPECT_EQ(ReadJsonl(good, {"text"}, /*max_records=*/1)->size(), 1u);
+
+  const std::string bad = WriteTemp("bad.jsonl", "{\"text\": \"one\"}\n{\"text\": 5}\n");
+  records = ReadJsonl(bad, {"text"});
+  EXPECT_EQ(records.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(records.status().message()), HasSubstr("bad.jsonl:2"));
+  EXPECT_EQ(ReadJsonl(WriteTemp("junk.jsonl", "{not json\n"), {"text"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadJsonl("/nonexistent.jsonl", {"text"}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(PackWindowsTest, CutsOneStreamIntoEqualWindowsReproducibly) {
+  std::unique_ptr<Tokenizer> tokenizer = NeoxTokenizer();
+  ASSERT_NE(tokenizer, nullptr);
+  std::vector<std::string> texts;
+  for (int i = 0; i < 20; ++i) {
+    texts.push_back("Document " + std::to_string(i) + " says hello to the world <|endoftext|>.");
+  }
+  WindowOptions options;
+  options.length = 7;
+  options.seed = 3;
+  absl::StatusOr<std::vector<std::vector<int32_t>>> windows = PackWindows(*tokenizer, texts, options);
+  ASSERT_TRUE(windows.ok()) << windows.status();
+  // The stream: every document's ids plus a separator between neighbours.
+  EncodeOptions plain;
+  plain.parse_special_tokens = false;
+  size_t stream = 0;
+  for (const std::string& t : texts) stream += tokenizer->Encode(t, plain)->size();
+  stream += (texts.size() - 1) * tokenizer->Encode("\n\n", plain)->size();
+  size_t packed = 0;
+  for (const auto& w : *windows) packed += w.size();
+  EXPECT_EQ(windows->size(), stream / 7) << "stream " << stream << " packed " << packed << " sep " << tokenizer->Encode("\n\n", plain)->size();
+  for (const auto& w : *windows) EXPECT_EQ(w.size(), 7u);
+  // Special tokens in corpus text are plain text, never the control id.
+  const int32_t eot = *tokenizer->TokenToId("<|endoftext|>");
+  for (const auto& w : *windows) {
+    for (int32_t id : w) EXPECT_NE(id, eot);
+  }
+  EXPECT_EQ(*PackWindows(*tokenizer, texts, options), *windows);  // reproducible
+  options.seed = 4;
+  EXPECT_NE(*PackWindows(*tokenizer, texts, options), *windows);  // another order
+  options.max_windows = 3;
+  EXPECT_EQ(PackWindows(*tokenizer, texts, options)->size(), 3u);
+  options.length = 0;
+  EXPECT_EQ(PackWindows(*tokenizer, texts, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ShuffleTest, IsAPermutationFixedBySeed) {
+  std::vector<int> a(50), b;
+  for (int i = 0; i < 50; ++i) a[i] = i;
+  b = a;
+  Shuffle(a, 9);
+  Shuffle(b, 9);
+  EXPECT_EQ(a, b);
+  std::vector<int> sorted = a;
+  std::sort(sorted.begin(), sorted.end());
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(sorted[i], i);
+  EXPECT_NE(a[0] * 100 + a[1], 1);  // moved
+}
+
+}  // namespace
+}  // namespace ccs::model::train
