@@ -18,6 +18,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,8 @@ ABSL_FLAG(std::string, decoder_dir, "models/smollm2-135m-instruct", "the frozen 
 ABSL_FLAG(std::string, corpus_dir, "data/corpus", "deploy/build_corpus.py's output");
 ABSL_FLAG(std::string, out_dir, "data/train/icformer-ae", "checkpoints (resumed from)");
 ABSL_FLAG(std::string, export_dir, "", "where the final bfloat16 former goes (empty: none)");
+ABSL_FLAG(bool, export_only, false,
+          "export the newest checkpoint of --out_dir to --export_dir and stop (no training)");
 ABSL_FLAG(int, threads, 2, "libtorch intra-op threads");
 ABSL_FLAG(uint64_t, seed, 1234, "initialisation and data order");
 ABSL_FLAG(int64_t, steps, 3000, "optimiser steps");
@@ -165,6 +168,27 @@ absl::Status Run() {
     former = *std::move(fresh);
   }
 
+  const std::string export_dir = absl::GetFlag(FLAGS_export_dir);
+  const auto export_former = [&](int64_t step) -> absl::Status {
+    const std::map<std::string, std::string> metadata = {
+        {"format", "ccs-icformer"}, {"step", std::to_string(step)}, {"stage", "ae"}};
+    if (absl::Status s = icformer::SaveIcFormer(*former, export_dir, torch::kBFloat16, metadata);
+        !s.ok()) {
+      return s;
+    }
+    std::fprintf(stderr, "exported step %lld to %s\n", static_cast<long long>(step),
+                 export_dir.c_str());
+    return absl::OkStatus();
+  };
+  if (absl::GetFlag(FLAGS_export_only)) {
+    if (!latest || export_dir.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("--export_only needs a checkpoint in ", out_dir, " and --export_dir"));
+    }
+    const std::string name = std::filesystem::path(*latest).filename().string();  // ckpt-<step>
+    return export_former(std::stoll(name.substr(name.find('-') + 1)));
+  }
+
   const auto t0 = std::chrono::steady_clock::now();
   const std::string corpus = absl::GetFlag(FLAGS_corpus_dir);
   absl::StatusOr<std::vector<std::vector<int32_t>>> train =
@@ -235,14 +259,7 @@ absl::Status Run() {
       if (absl::Status s = evaluate(); !s.ok()) return s;
     }
   }
-  const std::string export_dir = absl::GetFlag(FLAGS_export_dir);
-  if (!export_dir.empty()) {
-    if (absl::Status s = icformer::SaveIcFormer(*former, export_dir, torch::kBFloat16); !s.ok()) {
-      return s;
-    }
-    std::fprintf(stderr, "exported to %s\n", export_dir.c_str());
-  }
-  return absl::OkStatus();
+  return export_dir.empty() ? absl::OkStatus() : export_former(trainer.step());
 }
 
 }  // namespace
