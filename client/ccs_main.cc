@@ -547,7 +547,7 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::string> text = ReadInput(path);
     if (!text.ok()) {
       std::cerr << "error: --token_file: " << text.status().message() << "\n";
-      return kLocalError;
+      return kExitLocalError;
     }
     options.bearer_token = std::string(absl::StripAsciiWhitespace(
         absl::string_view(*text).substr(0, text->find('\n'))));

@@ -12,6 +12,8 @@ echo "[run] building //server:ccs_server and //client:ccs"
 bazel build //server:ccs_server //client:ccs
 echo "[run] starting the server; in another terminal: bazel-bin/client/ccs health"
 # The default model: SmolLM2-135M-Instruct as deploy/setup.sh builds it.
+# Sessions persist in data/ (a RocksDB database in data/sessions, git-ignored)
+# across restarts; --data_dir= (empty) keeps them in RAM only.
 # Later flags win, so "$@" can override any of these.
 # Metrics, /healthz and /readyz: http://localhost:9090/metrics.
 exec bazel-bin/server/ccs_server --metrics_port=9090 \

@@ -59,8 +59,12 @@ ABSL_FLAG(int64_t, max_bytes_per_tenant, int64_t{2} << 30,
           "bytes of session memory one tenant may hold");
 ABSL_FLAG(int64_t, max_memory_slots_per_session, 1 << 20,
           "memory vectors one session may hold");
-ABSL_FLAG(std::string, data_dir, "data",
-          "directory of the persistent session tier; created if missing");
+ABSL_FLAG(std::string, data_dir, "",
+          "directory of the persistent session tier (created if missing): "
+          "sessions are written there before Compress answers, survive "
+          "restarts and crashes, and are evicted from RAM to it when "
+          "--session_ram_bytes is full; empty: RAM only, and a full RAM "
+          "budget refuses new sessions");
 ABSL_FLAG(std::string, log_level, "info",
           "trace, debug, info, warn, error or off");
 ABSL_FLAG(int, max_receive_message_bytes, 64 << 20,
@@ -133,6 +137,8 @@ ccs::server::ServerOptions OptionsFromFlags() {
       PositiveFlag(FLAGS_max_sessions_per_tenant, "max_sessions_per_tenant");
   options.sessions.max_bytes_per_tenant = absl::GetFlag(FLAGS_max_bytes_per_tenant);
   options.sessions.max_slots_per_session = absl::GetFlag(FLAGS_max_memory_slots_per_session);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.sessions.sweep_interval = absl::Minutes(1);
   if (options.sessions.ram_bytes <= 0 || options.sessions.max_bytes_per_tenant <= 0 ||
       options.sessions.max_slots_per_session <= 0 ||
       options.sessions.ttl < absl::ZeroDuration()) {
@@ -156,6 +162,7 @@ void SetLogLevel() {
 
 void PrepareDataDir() {
   const std::filesystem::path dir = absl::GetFlag(FLAGS_data_dir);
+  if (dir.empty()) return;
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) {

@@ -8,12 +8,63 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/security/server_credentials.h"
+#include "server/rocksdb_persistence.h"
 #include "server/server_metrics.h"
 #include "server/service.h"
 #include "server/work_queue.h"
 #include "spdlog/spdlog.h"
 
 namespace ccs::server {
+namespace {
+
+// The engine (which knows its memory types) as the store's codec.
+class EngineMemoryCodec final : public MemoryCodec {
+ public:
+  explicit EngineMemoryCodec(const model::Engine* engine) : engine_(engine) {}
+  absl::StatusOr<std::string> Encode(const model::Memory& memory) const override {
+    if (engine_ == nullptr) return NoModel();
+    return engine_->SerializeMemory(memory);
+  }
+  absl::StatusOr<std::shared_ptr<const model::Memory>> Decode(
+      absl::string_view bytes) const override {
+    if (engine_ == nullptr) return NoModel();
+    return engine_->DeserializeMemory(bytes);
+  }
+
+ private:
+  static absl::Status NoModel() {
+    return absl::FailedPreconditionError(
+        "no model is loaded on this server, so stored sessions cannot be read");
+  }
+  const model::Engine* const engine_;  // may be null; outlives the store
+};
+
+// The session store: in RAM only, or over the database under data_dir,
+// whose sessions it indexes now.
+absl::StatusOr<std::unique_ptr<SessionStore>> OpenSessionStore(const ServerOptions& options,
+                                                               const model::Engine* engine) {
+  if (options.data_dir.empty()) {
+    spdlog::info("sessions are kept in RAM only (no --data_dir)");
+    return std::make_unique<SessionStore>(options.sessions);
+  }
+  const std::string dir = options.data_dir + "/sessions";
+  absl::StatusOr<std::unique_ptr<RocksDbPersistence>> disk = RocksDbPersistence::Open(dir);
+  if (!disk.ok()) return disk.status();
+  auto store = std::make_unique<SessionStore>(options.sessions, *std::move(disk),
+                                              std::make_unique<EngineMemoryCodec>(engine));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<RecoveryReport> report = store->Recover();
+  if (!report.ok()) return report.status();
+  for (const std::string& skipped : report->skipped) {
+    spdlog::warn("skipped an unreadable stored session record: {}", skipped);
+  }
+  spdlog::info("persistent session tier {}: {} session(s) indexed in {}, {} expired, {} skipped",
+               dir, report->sessions, absl::FormatDuration(absl::Now() - start), report->expired,
+               report->skipped.size());
+  return store;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     const ServerOptions& options, std::unique_ptr<model::Engine> engine) {
@@ -30,10 +81,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     return absl::InvalidArgumentError(
         "TLS needs both a certificate chain and a private key, or neither");
   }
+  absl::StatusOr<std::unique_ptr<SessionStore>> opened = OpenSessionStore(options, engine.get());
+  if (!opened.ok()) return opened.status();
+  std::unique_ptr<SessionStore> store = *std::move(opened);
   std::shared_ptr<MetricsRegistry> registry =
       options.metrics != nullptr ? options.metrics : std::make_shared<MetricsRegistry>();
   auto metrics = std::make_unique<ServerMetrics>(registry.get());
-  auto store = std::make_unique<SessionStore>(options.sessions);
   auto queue = std::make_unique<WorkQueue>(options.workers, options.queue_capacity);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -43,6 +43,9 @@ struct ServerOptions {
   int max_send_message_bytes = 64 << 20;
   RequestLimits limits;
   SessionLimits sessions;
+  // Directory of the persistent session tier (a RocksDB database in its
+  // "sessions" folder). Empty: sessions live in RAM only.
+  std::string data_dir;
   // Threads that run model work, and requests that may wait for them.
   int workers = 1;
   int queue_capacity = 64;
@@ -61,8 +64,10 @@ struct ServerOptions {
 class Server {
  public:
   // Starts serving `engine` (null: no model; model RPCs then answer
-  // FAILED_PRECONDITION). Errors: INVALID_ARGUMENT for bad options,
-  // UNAVAILABLE if the address cannot be bound.
+  // FAILED_PRECONDITION), first indexing the sessions stored under
+  // data_dir. Errors: INVALID_ARGUMENT for bad options, FAILED_PRECONDITION
+  // if the session database cannot be opened, UNAVAILABLE if the address
+  // cannot be bound.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       const ServerOptions& options, std::unique_ptr<model::Engine> engine);
 

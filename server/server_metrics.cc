@@ -36,19 +36,38 @@ struct SessionStatExport {
   int64_t SessionStats::*field;
 };
 
+// Tiers: "memory" counts what is in RAM, "disk" what is in the persistent
+// tier; with one, every session is on disk and the recently used ones in RAM
+// too.
 constexpr SessionStatExport kSessionStatExports[] = {
     {"ccs_sessions", "Sessions held, by storage tier.", false, "tier", "memory",
-     &SessionStats::sessions},
+     &SessionStats::ram_sessions},
+    {"ccs_sessions", "Sessions held, by storage tier.", false, "tier", "disk",
+     &SessionStats::disk_sessions},
     {"ccs_session_bytes", "Bytes of session memory held, by storage tier.", false, "tier",
      "memory", &SessionStats::memory_bytes},
+    {"ccs_session_bytes", "Bytes of session memory held, by storage tier.", false, "tier",
+     "disk", &SessionStats::disk_bytes},
     {"ccs_prefix_cache_bytes", "Bytes of cached decoder prefixes held in RAM.", false, nullptr,
      nullptr, &SessionStats::prefix_cache_bytes},
     {"ccs_session_lookups_total",
-     "Session lookups by result (miss: unknown, another tenant's, or expired).", true, "result",
-     "hit", &SessionStats::hits},
+     "Session lookups by result (hit: in RAM; load: loaded from disk; miss: unknown, another "
+     "tenant's, or expired).",
+     true, "result", "hit", &SessionStats::hits},
     {"ccs_session_lookups_total",
-     "Session lookups by result (miss: unknown, another tenant's, or expired).", true, "result",
-     "miss", &SessionStats::misses},
+     "Session lookups by result (hit: in RAM; load: loaded from disk; miss: unknown, another "
+     "tenant's, or expired).",
+     true, "result", "load", &SessionStats::loads},
+    {"ccs_session_lookups_total",
+     "Session lookups by result (hit: in RAM; load: loaded from disk; miss: unknown, another "
+     "tenant's, or expired).",
+     true, "result", "miss", &SessionStats::misses},
+    {"ccs_session_evictions_total",
+     "Session memories evicted from RAM to the persistent tier to make room.", true, nullptr,
+     nullptr, &SessionStats::evictions},
+    {"ccs_session_corrupt_records_total",
+     "Stored session records that could not be read (reported and skipped).", true, nullptr,
+     nullptr, &SessionStats::corrupt_records},
     {"ccs_session_expirations_total", "Sessions removed by the time-to-live.", true, nullptr,
      nullptr, &SessionStats::expirations},
     {"ccs_prefix_cache_evictions_total", "Cached prefixes dropped to make room in RAM.", true,

@@ -54,7 +54,13 @@ TEST(ServerMetricsTest, ExportsQueueDepthAndEverySessionStatistic) {
   ServerMetrics metrics(&registry);
   SessionStats stats;
   stats.sessions = 3;
+  stats.ram_sessions = 3;
+  stats.disk_sessions = 3;
   stats.memory_bytes = 4096;
+  stats.disk_bytes = 5000;
+  stats.loads = 4;
+  stats.evictions = 6;
+  stats.corrupt_records = 1;
   stats.prefix_cache_bytes = 512;
   stats.hits = 10;
   stats.misses = 2;
@@ -65,16 +71,22 @@ TEST(ServerMetricsTest, ExportsQueueDepthAndEverySessionStatistic) {
 
   const std::string text = registry.RenderText();
   EXPECT_THAT(text, HasSubstr("ccs_work_queue_depth 7\n"));
-  EXPECT_THAT(text, HasSubstr("# TYPE ccs_sessions gauge\nccs_sessions{tier=\"memory\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE ccs_sessions gauge\n"));
+  EXPECT_THAT(text, HasSubstr("ccs_sessions{tier=\"memory\"} 3\n"));
   EXPECT_THAT(text, HasSubstr("ccs_session_bytes{tier=\"memory\"} 4096\n"));
+  EXPECT_THAT(text, HasSubstr("ccs_sessions{tier=\"disk\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("ccs_session_bytes{tier=\"disk\"} 5000\n"));
+  EXPECT_THAT(text, HasSubstr("ccs_session_lookups_total{result=\"load\"} 4\n"));
+  EXPECT_THAT(text, HasSubstr("ccs_session_evictions_total 6\n"));
+  EXPECT_THAT(text, HasSubstr("ccs_session_corrupt_records_total 1\n"));
   EXPECT_THAT(text, HasSubstr("ccs_prefix_cache_bytes 512\n"));
-  EXPECT_THAT(text, HasSubstr("# TYPE ccs_session_lookups_total counter\n"
-                              "ccs_session_lookups_total{result=\"hit\"} 10\n"
-                              "ccs_session_lookups_total{result=\"miss\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE ccs_session_lookups_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("ccs_session_lookups_total{result=\"hit\"} 10\n"));
+  EXPECT_THAT(text, HasSubstr("ccs_session_lookups_total{result=\"miss\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("ccs_session_expirations_total 1\n"));
   EXPECT_THAT(text, HasSubstr("ccs_prefix_cache_evictions_total 5\n"));
 
-  stats.sessions = 2;
+  stats.ram_sessions = 2;
   metrics.SetSessionStats(stats);
   EXPECT_THAT(registry.RenderText(), HasSubstr("ccs_sessions{tier=\"memory\"} 2\n"));
 }

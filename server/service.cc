@@ -41,7 +41,7 @@ void ToProto(const SessionInfo& info, v1::Session* out) {
   out->set_segments(info.segments);
   out->set_bytes(info.bytes);
   out->set_storage_dtype(info.dtype);
-  out->set_tier(v1::STORAGE_TIER_MEMORY);
+  out->set_tier(info.tier == StorageTier::kRam ? v1::STORAGE_TIER_MEMORY : v1::STORAGE_TIER_DISK);
   out->set_created_unix_micros(absl::ToUnixMicros(info.created));
   out->set_last_used_unix_micros(absl::ToUnixMicros(info.last_used));
   out->set_expires_unix_micros(info.expires == absl::InfiniteFuture()
@@ -435,9 +435,10 @@ grpc::ServerUnaryReactor* ContextCompressionService::GetSession(grpc::CallbackSe
   absl::Status status = tenant.status();
   if (status.ok()) status = ValidateGetSessionRequest(*request);
   if (status.ok()) {
-    absl::StatusOr<Session> session = store_->Get(*tenant, request->session_id());
-    status = session.status();
-    if (session.ok()) ToProto(session->info, response);
+    // The info only: looking at a session does not load its memory.
+    absl::StatusOr<SessionInfo> info = store_->GetInfo(*tenant, request->session_id());
+    status = info.status();
+    if (info.ok()) ToProto(*info, response);
   }
   return FinishUnary(context, log, status);
 }

@@ -41,6 +41,11 @@ bool ListedBefore(const SessionInfo& a, const SessionInfo& b) {
          std::make_tuple(-absl::ToUnixMicros(b.last_used), b.id);
 }
 
+// The message of a disk error, with what was being done.
+absl::Status Prefixed(const absl::Status& status, absl::string_view what) {
+  return absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));
+}
+
 }  // namespace
 
 std::string NewSessionId() {
@@ -64,14 +69,95 @@ std::string NewSessionId() {
 }
 
 SessionStore::SessionStore(const SessionLimits& limits, Clock clock)
-    : limits_(limits), clock_(clock ? std::move(clock) : Clock(absl::Now)) {}
+    : SessionStore(limits, nullptr, nullptr, std::move(clock)) {}
+
+SessionStore::SessionStore(const SessionLimits& limits, std::unique_ptr<SessionPersistence> disk,
+                           std::unique_ptr<MemoryCodec> codec, Clock clock)
+    : limits_(limits),
+      clock_(clock ? std::move(clock) : Clock(absl::Now)),
+      disk_(std::move(disk)),
+      codec_(std::move(codec)) {
+  if (limits_.sweep_interval > absl::ZeroDuration()) {
+    sweeper_ = std::thread([this] { SweepUntilStopped(); });
+  }
+}
+
+SessionStore::~SessionStore() {
+  {
+    absl::MutexLock lock(&mutex_);
+    stopping_ = true;
+  }
+  if (sweeper_.joinable()) sweeper_.join();
+  if (disk_ == nullptr) return;
+  absl::MutexLock lock(&mutex_);
+  for (auto& [id, entry] : sessions_) {
+    if (entry.info.last_used != entry.stored_last_used) StoreLastUsed(entry);
+  }
+}
+
+void SessionStore::SweepUntilStopped() {
+  absl::MutexLock lock(&mutex_);
+  while (!mutex_.AwaitWithTimeout(absl::Condition(&stopping_), limits_.sweep_interval)) {
+    ExpireIdleLocked();
+  }
+}
+
+absl::Time SessionStore::ExpiryFrom(absl::Time last_used) const {
+  return limits_.ttl == absl::ZeroDuration() ? absl::InfiniteFuture() : last_used + limits_.ttl;
+}
+
+absl::StatusOr<RecoveryReport> SessionStore::Recover() {
+  if (disk_ == nullptr) {
+    return absl::FailedPreconditionError("this session store has no persistent tier");
+  }
+  RecoveryReport report;
+  std::vector<SessionInfo> found;
+  absl::Status walked = disk_->ForEach(
+      [&](SessionInfo info) { found.push_back(std::move(info)); },
+      [&](absl::string_view key, const absl::Status& why) {
+        report.skipped.push_back(absl::StrCat(key, ": ", why.ToString()));
+      });
+  if (!walked.ok()) return walked;
+  // Most recently used first, as lru_ holds them.
+  std::sort(found.begin(), found.end(), ListedBefore);
+  absl::MutexLock lock(&mutex_);
+  stats_.corrupt_records += static_cast<int64_t>(report.skipped.size());
+  const absl::Time now = Now();
+  for (SessionInfo& info : found) {
+    // The TTL in force now, not the one the record was written under.
+    info.expires = ExpiryFrom(info.last_used);
+    if (now >= info.expires) {
+      disk_->Delete(info.id, /*sync=*/false).IgnoreError();  // expires again if lost
+      ++stats_.expirations;
+      ++report.expired;
+      continue;
+    }
+    if (sessions_.count(info.id)) continue;
+    const std::string id = info.id;
+    lru_.push_back(id);
+    Entry& entry = sessions_[id];
+    entry.lru = std::prev(lru_.end());
+    entry.info = std::move(info);
+    entry.info.tier = StorageTier::kDisk;
+    entry.stored_last_used = entry.info.last_used;
+    ++stats_.sessions;
+    ++stats_.disk_sessions;
+    stats_.disk_bytes += entry.info.stored_bytes;
+    TenantUsage& usage = tenants_[entry.info.tenant];
+    ++usage.sessions;
+    usage.bytes += entry.info.bytes;
+    ++report.sessions;
+  }
+  return report;
+}
 
 SessionStore::Entry* SessionStore::FindLive(const std::string& tenant,
                                             const std::string& id) {
   auto it = sessions_.find(id);
   if (it == sessions_.end() || it->second.info.tenant != tenant) return nullptr;
-  if (Now() >= it->second.info.expires) {
-    Erase(id);
+  // A busy entry is in use right now: it expires after that use, if ever.
+  if (Now() >= it->second.info.expires && !it->second.busy) {
+    Erase(id, /*from_disk=*/true);
     ++stats_.expirations;
     return nullptr;
   }
@@ -80,10 +166,23 @@ SessionStore::Entry* SessionStore::FindLive(const std::string& tenant,
 
 void SessionStore::Touch(Entry& entry) {
   entry.info.last_used = Now();
-  entry.info.expires = limits_.ttl == absl::ZeroDuration()
-                           ? absl::InfiniteFuture()
-                           : entry.info.last_used + limits_.ttl;
+  entry.info.expires = ExpiryFrom(entry.info.last_used);
   lru_.splice(lru_.begin(), lru_, entry.lru);
+  if (entry.memory != nullptr) ram_lru_.splice(ram_lru_.begin(), ram_lru_, entry.ram_lru);
+  if (disk_ != nullptr && !entry.busy &&
+      entry.info.last_used - entry.stored_last_used >= kLastUsedWriteInterval) {
+    StoreLastUsed(entry);
+  }
+}
+
+void SessionStore::StoreLastUsed(Entry& entry) {
+  // Not while a Put of this session is in flight: its info would be
+  // overwritten with the old counts.
+  if (entry.busy) return;
+  SessionInfo stored = entry.info;
+  stored.tier = StorageTier::kDisk;
+  // Best effort: the session itself is safe; at worst it expires early.
+  if (disk_->UpdateInfo(stored).ok()) entry.stored_last_used = entry.info.last_used;
 }
 
 void SessionStore::DropPrefixCache(Entry& entry) {
@@ -92,12 +191,26 @@ void SessionStore::DropPrefixCache(Entry& entry) {
   entry.prefix_cache.reset();
 }
 
-void SessionStore::Erase(const std::string& id) {
+void SessionStore::DropFromRam(Entry& entry) {
+  DropPrefixCache(entry);
+  if (entry.memory == nullptr) return;
+  stats_.memory_bytes -= entry.info.bytes;
+  --stats_.ram_sessions;
+  ram_lru_.erase(entry.ram_lru);
+  entry.memory.reset();
+  entry.info.tier = StorageTier::kDisk;
+}
+
+void SessionStore::Erase(const std::string& id, bool from_disk) {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
   Entry& entry = it->second;
-  DropPrefixCache(entry);
-  stats_.memory_bytes -= entry.info.bytes;
+  DropFromRam(entry);
+  if (disk_ != nullptr) {
+    if (from_disk) disk_->Delete(id, /*sync=*/false).IgnoreError();
+    stats_.disk_bytes -= entry.info.stored_bytes;
+    --stats_.disk_sessions;
+  }
   --stats_.sessions;
   TenantUsage& usage = tenants_[entry.info.tenant];
   --usage.sessions;
@@ -107,62 +220,93 @@ void SessionStore::Erase(const std::string& id) {
   sessions_.erase(it);
 }
 
-absl::Status SessionStore::MakeRoom(const std::string& tenant,
-                                    const model::Memory& memory,
-                                    int64_t old_bytes, int sessions_added,
-                                    Entry* replacing) {
-  if (memory.slots() > limits_.max_slots_per_session) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the session would hold ", memory.slots(), " memory vectors; at most ",
-        limits_.max_slots_per_session,
-        " are allowed per session (--max_memory_slots_per_session): start a "
-        "new session for the rest"));
-  }
-  const TenantUsage usage = tenants_.count(tenant) ? tenants_[tenant] : TenantUsage();
+absl::Status SessionStore::CheckSlots(const model::Memory& memory) const {
+  if (memory.slots() <= limits_.max_slots_per_session) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the session would hold ", memory.slots(), " memory vectors; at most ",
+      limits_.max_slots_per_session,
+      " are allowed per session (--max_memory_slots_per_session): start a "
+      "new session for the rest"));
+}
+
+absl::Status SessionStore::CheckQuota(const std::string& tenant, int64_t new_bytes,
+                                      int64_t old_bytes, int sessions_added) {
+  auto found = tenants_.find(tenant);
+  const TenantUsage usage = found != tenants_.end() ? found->second : TenantUsage();
   if (usage.sessions + sessions_added > limits_.max_sessions_per_tenant) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "tenant \"", tenant, "\" already holds ", usage.sessions,
         " sessions, the most allowed: delete sessions first"));
   }
-  const int64_t tenant_bytes = usage.bytes - old_bytes + memory.bytes();
+  const int64_t tenant_bytes = usage.bytes - old_bytes + new_bytes;
   if (tenant_bytes > limits_.max_bytes_per_tenant) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "tenant \"", tenant, "\" would hold ", FormatBytes(tenant_bytes),
         " of session memory; its quota is ",
         FormatBytes(limits_.max_bytes_per_tenant), ": delete sessions first"));
   }
-  const int64_t freed_with_replacement =
-      old_bytes + (replacing && replacing->prefix_cache
-                       ? replacing->prefix_cache->bytes()
-                       : 0);
-  auto needed = [&] {
-    return RamBytes() - freed_with_replacement + memory.bytes() -
-           limits_.ram_bytes;
-  };
-  // Drop cached prefixes, least recently used first, until the memory fits.
-  for (auto it = lru_.rbegin(); needed() > 0 && it != lru_.rend(); ++it) {
+  return absl::OkStatus();
+}
+
+bool SessionStore::FreeRam(int64_t incoming, int64_t outgoing, const Entry* keep, bool evict) {
+  auto needed = [&] { return RamBytes() - outgoing + incoming - limits_.ram_bytes; };
+  // Cached prefixes first: rebuilding one costs less than loading a memory.
+  for (auto it = ram_lru_.rbegin(); needed() > 0 && it != ram_lru_.rend(); ++it) {
     Entry& entry = sessions_.at(*it);
-    if (&entry == replacing || entry.prefix_cache == nullptr) continue;
+    if (&entry == keep || entry.prefix_cache == nullptr) continue;
     DropPrefixCache(entry);
     ++stats_.prefix_cache_drops;
   }
-  if (needed() > 0) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the server's session memory is full (", FormatBytes(RamBytes()),
-        " held of ", FormatBytes(limits_.ram_bytes),
-        "; this needs ", FormatBytes(memory.bytes()),
-        "): delete sessions or retry later"));
+  if (!evict || needed() <= 0) return needed() <= 0;
+  std::vector<Entry*> oldest_first;
+  for (auto it = ram_lru_.rbegin(); it != ram_lru_.rend(); ++it) {
+    Entry& entry = sessions_.at(*it);
+    if (&entry != keep && !entry.busy) oldest_first.push_back(&entry);
   }
-  return absl::OkStatus();
+  for (Entry* entry : oldest_first) {
+    if (needed() <= 0) break;
+    DropFromRam(*entry);
+    ++stats_.evictions;
+    if (entry->info.last_used != entry->stored_last_used) StoreLastUsed(*entry);
+  }
+  return needed() <= 0;
+}
+
+absl::Status SessionStore::BudgetFull(int64_t incoming) const {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the server's session memory is full (", FormatBytes(RamBytes()), " held of ",
+      FormatBytes(limits_.ram_bytes), "; this needs ", FormatBytes(incoming),
+      "): delete sessions or retry later"));
+}
+
+void SessionStore::Admit(Entry& entry, std::shared_ptr<const model::Memory> memory) {
+  entry.current = memory;
+  if (entry.info.bytes > limits_.ram_bytes) {
+    entry.info.tier = StorageTier::kDisk;  // would never fit: evict nothing for it
+    return;
+  }
+  // Only a store with a persistent tier may evict: RAM-only callers made
+  // room beforehand.
+  if (!FreeRam(entry.info.bytes, 0, &entry, /*evict=*/disk_ != nullptr)) {
+    entry.info.tier = StorageTier::kDisk;  // the rest of RAM is busy
+    return;
+  }
+  entry.memory = std::move(memory);
+  ram_lru_.push_front(entry.info.id);
+  entry.ram_lru = ram_lru_.begin();
+  entry.info.tier = StorageTier::kRam;
+  stats_.memory_bytes += entry.info.bytes;
+  ++stats_.ram_sessions;
 }
 
 absl::StatusOr<SessionInfo> SessionStore::Create(
     const std::string& tenant, const std::string& model,
     std::shared_ptr<const model::Memory> memory) {
+  if (absl::Status slots = CheckSlots(*memory); !slots.ok()) return slots;
+  if (disk_ != nullptr) return CreateStored(tenant, model, std::move(memory));
   absl::MutexLock lock(&mutex_);
-  if (absl::Status room = MakeRoom(tenant, *memory, 0, 1, nullptr); !room.ok()) {
-    return room;
-  }
+  if (absl::Status quota = CheckQuota(tenant, memory->bytes(), 0, 1); !quota.ok()) return quota;
+  if (!FreeRam(memory->bytes(), 0, nullptr, /*evict=*/false)) return BudgetFull(memory->bytes());
   std::string id = NewSessionId();
   while (sessions_.count(id)) id = NewSessionId();
   lru_.push_front(id);
@@ -178,35 +322,156 @@ absl::StatusOr<SessionInfo> SessionStore::Create(
   entry.info.bytes = memory->bytes();
   entry.info.dtype = memory->dtype();
   entry.info.created = Now();
-  entry.memory = std::move(memory);
+  Admit(entry, std::move(memory));
   Touch(entry);
   ++stats_.sessions;
-  stats_.memory_bytes += entry.info.bytes;
   TenantUsage& usage = tenants_[tenant];
   ++usage.sessions;
   usage.bytes += entry.info.bytes;
   return entry.info;
 }
 
+absl::StatusOr<SessionInfo> SessionStore::CreateStored(
+    const std::string& tenant, const std::string& model,
+    std::shared_ptr<const model::Memory> memory) {
+  SessionInfo info;
+  {
+    absl::MutexLock lock(&mutex_);
+    if (absl::Status quota = CheckQuota(tenant, memory->bytes(), 0, 1); !quota.ok()) return quota;
+    // Reserve the quota while the disk write runs.
+    TenantUsage& usage = tenants_[tenant];
+    ++usage.sessions;
+    usage.bytes += memory->bytes();
+    info.id = NewSessionId();
+    while (sessions_.count(info.id)) info.id = NewSessionId();
+  }
+  info.tenant = tenant;
+  info.model = model;
+  info.method = memory->method();
+  info.tokens = memory->tokens();
+  info.slots = memory->slots();
+  info.segments = memory->segments();
+  info.bytes = memory->bytes();
+  info.dtype = memory->dtype();
+  info.created = info.last_used = Now();
+  info.expires = ExpiryFrom(info.last_used);
+  info.tier = StorageTier::kDisk;
+  absl::Status written;
+  if (absl::StatusOr<std::string> record = codec_->Encode(*memory); !record.ok()) {
+    written = Prefixed(record.status(), "the session's memory cannot be stored");
+  } else {
+    info.stored_bytes = static_cast<int64_t>(record->size());
+    written = Prefixed(disk_->Put(info, *record), "the session cannot be stored");
+  }
+  absl::MutexLock lock(&mutex_);
+  if (!written.ok()) {
+    TenantUsage& usage = tenants_[tenant];
+    --usage.sessions;
+    usage.bytes -= info.bytes;
+    if (usage.sessions == 0) tenants_.erase(tenant);
+    return written;
+  }
+  const std::string id = info.id;
+  lru_.push_front(id);
+  Entry& entry = sessions_[id];
+  entry.lru = lru_.begin();
+  entry.info = std::move(info);
+  entry.stored_last_used = entry.info.last_used;
+  ++stats_.sessions;
+  ++stats_.disk_sessions;
+  stats_.disk_bytes += entry.info.stored_bytes;
+  Admit(entry, std::move(memory));
+  return entry.info;
+}
+
+absl::StatusOr<std::shared_ptr<const model::Memory>> SessionStore::Load(const std::string& id) {
+  sessions_.at(id).busy = true;
+  mutex_.Unlock();
+  absl::StatusOr<std::shared_ptr<const model::Memory>> memory =
+      absl::InternalError("not loaded");
+  absl::StatusOr<std::string> record = disk_->GetMemory(id);
+  if (record.ok()) {
+    memory = codec_->Decode(*record);
+  } else if (record.status().code() == absl::StatusCode::kNotFound) {
+    memory = absl::DataLossError("its stored memory record is missing");
+  } else {
+    memory = record.status();
+  }
+  mutex_.Lock();
+  Entry& entry = sessions_.at(id);
+  entry.busy = false;
+  idle_.SignalAll();
+  if (memory.ok()) {
+    const model::Memory& m = **memory;
+    const SessionInfo& info = entry.info;
+    if (m.method() == info.method && m.tokens() == info.tokens && m.slots() == info.slots &&
+        m.segments() == info.segments && m.bytes() == info.bytes && m.dtype() == info.dtype) {
+      return memory;
+    }
+    memory = absl::DataLossError(absl::StrCat(
+        "its stored memory (", m.tokens(), " tokens, ", m.slots(), " slots, ", m.bytes(),
+        " bytes) does not match its stored info (", info.tokens, " tokens, ", info.slots,
+        " slots, ", info.bytes, " bytes)"));
+  }
+  const absl::StatusCode code = memory.status().code();
+  if (code == absl::StatusCode::kDataLoss) ++stats_.corrupt_records;
+  // A record this server's model cannot read is a server configuration
+  // matter (another model, a method not loaded), not a bad request.
+  return absl::Status(
+      code == absl::StatusCode::kInvalidArgument ? absl::StatusCode::kFailedPrecondition : code,
+      absl::StrCat("session ", id, " cannot be loaded from the persistent tier: ",
+                   memory.status().message()));
+}
+
 absl::StatusOr<Session> SessionStore::Get(const std::string& tenant,
                                           const std::string& id) {
   absl::MutexLock lock(&mutex_);
+  while (true) {
+    Entry* entry = FindLive(tenant, id);
+    if (entry == nullptr) {
+      ++stats_.misses;
+      return absl::NotFoundError(absl::StrCat(
+          "session ", id, " not found: it does not exist, expired after ",
+          absl::FormatDuration(limits_.ttl), " unused, or was deleted"));
+    }
+    if (entry->memory != nullptr) {
+      ++stats_.hits;
+      Touch(*entry);
+      return Session{entry->info, entry->memory, entry->prefix_cache};
+    }
+    if (entry->busy) {
+      idle_.Wait(&mutex_);  // then look again: it may be loaded, or gone
+      continue;
+    }
+    absl::StatusOr<std::shared_ptr<const model::Memory>> memory = Load(id);
+    entry = &sessions_.at(id);  // busy kept it alive while unlocked
+    if (!memory.ok()) return memory.status();
+    ++stats_.loads;
+    Admit(*entry, *memory);
+    Touch(*entry);
+    // Served even when it cannot be kept in RAM (larger than the budget).
+    return Session{entry->info, *std::move(memory), nullptr};
+  }
+}
+
+absl::StatusOr<SessionInfo> SessionStore::GetInfo(const std::string& tenant,
+                                                  const std::string& id) {
+  absl::MutexLock lock(&mutex_);
   Entry* entry = FindLive(tenant, id);
   if (entry == nullptr) {
-    ++stats_.misses;
     return absl::NotFoundError(absl::StrCat(
         "session ", id, " not found: it does not exist, expired after ",
         absl::FormatDuration(limits_.ttl), " unused, or was deleted"));
   }
-  ++stats_.hits;
-  Touch(*entry);
-  return Session{entry->info, entry->memory, entry->prefix_cache};
+  return entry->info;
 }
 
 absl::StatusOr<SessionInfo> SessionStore::Replace(
     const std::string& tenant, const std::string& id,
     const std::shared_ptr<const model::Memory>& expected,
     std::shared_ptr<const model::Memory> replacement) {
+  if (absl::Status slots = CheckSlots(*replacement); !slots.ok()) return slots;
+  if (disk_ != nullptr) return ReplaceStored(tenant, id, expected, std::move(replacement));
   absl::MutexLock lock(&mutex_);
   Entry* entry = FindLive(tenant, id);
   if (entry == nullptr) {
@@ -216,23 +481,86 @@ absl::StatusOr<SessionInfo> SessionStore::Replace(
     return absl::AbortedError(absl::StrCat(
         "session ", id, " was appended to concurrently; retry the append"));
   }
-  if (absl::Status room =
-          MakeRoom(tenant, *replacement, entry->info.bytes, 0, entry);
-      !room.ok()) {
-    return room;
+  const int64_t old_bytes = entry->info.bytes;
+  if (absl::Status quota = CheckQuota(tenant, replacement->bytes(), old_bytes, 0); !quota.ok()) {
+    return quota;
   }
-  DropPrefixCache(*entry);
-  const int64_t delta = replacement->bytes() - entry->info.bytes;
-  stats_.memory_bytes += delta;
-  tenants_[tenant].bytes += delta;
+  const int64_t outgoing =
+      old_bytes + (entry->prefix_cache ? entry->prefix_cache->bytes() : 0);
+  if (!FreeRam(replacement->bytes(), outgoing, entry, /*evict=*/false)) {
+    return BudgetFull(replacement->bytes());
+  }
+  DropFromRam(*entry);
+  tenants_[tenant].bytes += replacement->bytes() - old_bytes;
   entry->info.tokens = replacement->tokens();
   entry->info.slots = replacement->slots();
   entry->info.segments = replacement->segments();
   entry->info.bytes = replacement->bytes();
   entry->info.dtype = replacement->dtype();
-  entry->memory = std::move(replacement);
+  Admit(*entry, std::move(replacement));
   Touch(*entry);
   return entry->info;
+}
+
+absl::StatusOr<SessionInfo> SessionStore::ReplaceStored(
+    const std::string& tenant, const std::string& id,
+    const std::shared_ptr<const model::Memory>& expected,
+    std::shared_ptr<const model::Memory> replacement) {
+  SessionInfo info;
+  int64_t delta = 0;
+  {
+    absl::MutexLock lock(&mutex_);
+    Entry* entry = nullptr;
+    while (true) {
+      entry = FindLive(tenant, id);
+      if (entry == nullptr) return absl::NotFoundError(absl::StrCat("session ", id, " not found"));
+      if (!entry->busy) break;
+      idle_.Wait(&mutex_);
+    }
+    if (entry->current.lock() != expected) {
+      return absl::AbortedError(absl::StrCat(
+          "session ", id, " was appended to concurrently; retry the append"));
+    }
+    const int64_t old_bytes = entry->info.bytes;
+    if (absl::Status quota = CheckQuota(tenant, replacement->bytes(), old_bytes, 0);
+        !quota.ok()) {
+      return quota;
+    }
+    delta = replacement->bytes() - old_bytes;
+    tenants_[tenant].bytes += delta;  // reserved while the disk write runs
+    entry->busy = true;
+    info = entry->info;
+  }
+  info.tokens = replacement->tokens();
+  info.slots = replacement->slots();
+  info.segments = replacement->segments();
+  info.bytes = replacement->bytes();
+  info.dtype = replacement->dtype();
+  info.last_used = Now();
+  info.expires = ExpiryFrom(info.last_used);
+  info.tier = StorageTier::kDisk;
+  absl::Status written;
+  if (absl::StatusOr<std::string> record = codec_->Encode(*replacement); !record.ok()) {
+    written = Prefixed(record.status(), "the session's memory cannot be stored");
+  } else {
+    info.stored_bytes = static_cast<int64_t>(record->size());
+    written = Prefixed(disk_->Put(info, *record), "the session cannot be stored");
+  }
+  absl::MutexLock lock(&mutex_);
+  Entry& entry = sessions_.at(id);  // busy kept it alive
+  entry.busy = false;
+  idle_.SignalAll();
+  if (!written.ok()) {
+    tenants_[tenant].bytes -= delta;
+    return written;
+  }
+  DropFromRam(entry);
+  stats_.disk_bytes += info.stored_bytes - entry.info.stored_bytes;
+  entry.info = std::move(info);
+  entry.stored_last_used = entry.info.last_used;
+  lru_.splice(lru_.begin(), lru_, entry.lru);
+  Admit(entry, std::move(replacement));
+  return entry.info;
 }
 
 void SessionStore::SetPrefixCache(
@@ -241,7 +569,8 @@ void SessionStore::SetPrefixCache(
     std::shared_ptr<const PrefixCache> cache) {
   absl::MutexLock lock(&mutex_);
   Entry* entry = FindLive(tenant, id);
-  if (entry == nullptr || entry->memory != built_from || cache == nullptr) {
+  if (entry == nullptr || entry->memory == nullptr || entry->memory != built_from ||
+      cache == nullptr) {
     return;
   }
   const int64_t old = entry->prefix_cache ? entry->prefix_cache->bytes() : 0;
@@ -253,12 +582,26 @@ void SessionStore::SetPrefixCache(
 absl::StatusOr<int64_t> SessionStore::Delete(const std::string& tenant,
                                              const std::string& id) {
   absl::MutexLock lock(&mutex_);
-  Entry* entry = FindLive(tenant, id);
-  if (entry == nullptr) {
-    return absl::NotFoundError(absl::StrCat("session ", id, " not found"));
+  Entry* entry = nullptr;
+  while (true) {
+    entry = FindLive(tenant, id);
+    if (entry == nullptr) return absl::NotFoundError(absl::StrCat("session ", id, " not found"));
+    if (!entry->busy) break;
+    idle_.Wait(&mutex_);
+  }
+  if (disk_ != nullptr) {
+    // Durable before the reply: a deleted session never comes back.
+    entry->busy = true;
+    mutex_.Unlock();
+    const absl::Status deleted = disk_->Delete(id, /*sync=*/true);
+    mutex_.Lock();
+    entry = &sessions_.at(id);
+    entry->busy = false;
+    idle_.SignalAll();
+    if (!deleted.ok()) return Prefixed(deleted, absl::StrCat("session ", id, " cannot be deleted"));
   }
   const int64_t bytes = entry->info.bytes;
-  Erase(id);
+  Erase(id, /*from_disk=*/false);
   return bytes;
 }
 
@@ -304,16 +647,18 @@ int SessionStore::ExpireIdle() {
 
 int SessionStore::ExpireIdleLocked() {
   const absl::Time now = Now();
-  int expired = 0;
   // The least recently used sessions expire first: walk from the back.
-  while (!lru_.empty()) {
-    const std::string oldest = lru_.back();
-    if (now < sessions_.at(oldest).info.expires) break;
-    Erase(oldest);
-    ++stats_.expirations;
-    ++expired;
+  std::vector<std::string> expired;
+  for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
+    const Entry& entry = sessions_.at(*it);
+    if (now < entry.info.expires) break;
+    if (!entry.busy) expired.push_back(*it);
   }
-  return expired;
+  for (const std::string& id : expired) {
+    Erase(id, /*from_disk=*/true);
+    ++stats_.expirations;
+  }
+  return static_cast<int>(expired.size());
 }
 
 SessionStats SessionStore::stats() const {

@@ -1,8 +1,10 @@
 // SessionStore: the server's sessions, each a tenant's compressed memory
 // under an unguessable id, with a RAM byte budget, a time-to-live, per-tenant
-// quotas and exact statistics.
+// quotas, an optional persistent tier, and exact statistics.
 //
-//   SessionStore store(limits, clock);
+//   SessionStore store(limits, clock);                    // RAM only
+//   SessionStore store(limits, std::move(disk), std::move(codec), clock);
+//   store.Recover();                                      // index the disk
 //   absl::StatusOr<SessionInfo> made = store.Create("acme", "smollm2", memory);
 //   absl::StatusOr<Session> session = store.Get("acme", made->id);
 //   // Append: build the longer memory from session->memory outside the
@@ -15,13 +17,27 @@
 // exactly like an id that never existed, so ids leak nothing.
 //
 // Budget: the memories and the cached decoder prefixes (see SetPrefixCache)
-// count against limits.ram_bytes. When a new memory would not fit, cached
-// prefixes are dropped, least recently used first; if it still does not fit
-// the call fails with RESOURCE_EXHAUSTED and nothing is changed. (Eviction of
-// whole sessions to a persistent tier is not built yet: without it, evicting
-// would lose acknowledged data.)
+// held in RAM count against limits.ram_bytes. When a memory would not fit,
+// cached prefixes are dropped first, least recently used first. Then:
+// - RAM only: the call fails with RESOURCE_EXHAUSTED and nothing changes
+//   (evicting would lose acknowledged data).
+// - With a persistent tier: the least recently used memories are evicted
+//   from RAM (they stay on disk) and a later Get loads them back. A memory
+//   larger than the whole budget stays on disk, and Get serves it without
+//   keeping it.
 //
-// Thread-safety: all methods may be called concurrently.
+// Persistent tier (SessionPersistence + MemoryCodec): Create and Replace
+// write the session through to disk before they return, so what a client
+// was told survives a crash; Delete removes the disk copy before it
+// returns; the TTL deletes it too. Recover, at start-up, indexes the stored
+// sessions (infos only; memories load on first use) and skips, and reports,
+// records it cannot read. Last-used times reach the disk lazily (on
+// eviction, at most every kLastUsedWriteInterval of use, and on
+// destruction), so after a crash a session may expire somewhat early.
+//
+// Thread-safety: all methods may be called concurrently. Disk reads and
+// writes happen outside the store's lock; calls on one session that must
+// wait for its disk write (Replace, Delete, loading) wait for it alone.
 #ifndef CCS_SERVER_SESSION_STORE_H_
 #define CCS_SERVER_SESSION_STORE_H_
 
@@ -30,6 +46,7 @@
 #include <list>
 #include <memory>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -38,6 +55,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "model/memory.h"
+#include "server/session_info.h"
+#include "server/session_persistence.h"
 
 namespace ccs::server {
 
@@ -46,27 +65,14 @@ struct SessionLimits {
   int64_t ram_bytes = int64_t{4} << 30;
   // A session unused for this long is deleted. Zero: never.
   absl::Duration ttl = absl::Hours(24);
-  // Per tenant.
+  // Per tenant, over both tiers.
   int max_sessions_per_tenant = 10000;
   int64_t max_bytes_per_tenant = int64_t{2} << 30;
   // Memory vectors one session may hold (RCC slots, digests, or tokens).
   int64_t max_slots_per_session = 1 << 20;
-};
-
-// What a session is, without its memory.
-struct SessionInfo {
-  std::string id;  // 32 lowercase hex digits (128 random bits)
-  std::string tenant;
-  std::string model;
-  model::Method method = model::Method::kNone;
-  int64_t tokens = 0;
-  int64_t slots = 0;
-  int32_t segments = 0;
-  int64_t bytes = 0;  // the memory's bytes (prefix cache not included)
-  std::string dtype;
-  absl::Time created;
-  absl::Time last_used;
-  absl::Time expires;  // absl::InfiniteFuture() without a TTL
+  // How often a background thread removes expired sessions (from disk
+  // too). Zero: no thread; Get, List and ExpireIdle still expire them.
+  absl::Duration sweep_interval = absl::ZeroDuration();
 };
 
 using model::PrefixCache;
@@ -79,52 +85,84 @@ struct Session {
 };
 
 struct SessionStats {
-  int64_t sessions = 0;
+  int64_t sessions = 0;            // all tiers
+  int64_t ram_sessions = 0;        // of which the memory is in RAM
+  int64_t disk_sessions = 0;       // of which a copy is on disk (all, with a persistent tier)
   int64_t memory_bytes = 0;        // memories held in RAM
   int64_t prefix_cache_bytes = 0;  // cached prefixes held in RAM
-  int64_t hits = 0;                // Get found the session
-  int64_t misses = 0;              // Get did not (unknown, other tenant, expired)
+  int64_t disk_bytes = 0;          // memory records in the persistent tier
+  int64_t hits = 0;                // Get found the memory in RAM
+  int64_t loads = 0;               // Get found it only on disk and loaded it
+  int64_t misses = 0;              // Get did not find it (unknown, other tenant, expired)
+  int64_t evictions = 0;           // memories dropped from RAM to make room (kept on disk)
   int64_t expirations = 0;         // sessions removed by the TTL
   int64_t prefix_cache_drops = 0;  // prefixes dropped to make room
+  int64_t corrupt_records = 0;     // stored records that could not be read
+};
+
+// What Recover found on disk.
+struct RecoveryReport {
+  int sessions = 0;                  // indexed
+  int expired = 0;                   // past their TTL: deleted
+  std::vector<std::string> skipped;  // unreadable records: key and why
 };
 
 class SessionStore {
  public:
   using Clock = std::function<absl::Time()>;
 
-  // `clock` defaults to absl::Now; tests pass a fake.
+  // Last-used times are written to disk at most this often per session
+  // while it is in use (and always when it is evicted).
+  static constexpr absl::Duration kLastUsedWriteInterval = absl::Minutes(1);
+
+  // A store in RAM only. `clock` defaults to absl::Now; tests pass a fake.
   explicit SessionStore(const SessionLimits& limits, Clock clock = nullptr);
+  // A store with a persistent tier: `disk` holds every session, `codec`
+  // turns memories into its records and back. Call Recover before use.
+  SessionStore(const SessionLimits& limits, std::unique_ptr<SessionPersistence> disk,
+               std::unique_ptr<MemoryCodec> codec, Clock clock = nullptr);
+  ~SessionStore();
   SessionStore(const SessionStore&) = delete;
   SessionStore& operator=(const SessionStore&) = delete;
 
+  // Recover indexes the sessions stored on disk. FAILED_PRECONDITION
+  // without a persistent tier; the database's error if it cannot be read.
+  absl::StatusOr<RecoveryReport> Recover();
+
   // Create stores `memory` as a new session of `tenant`. RESOURCE_EXHAUSTED
-  // past the slot cap, the tenant's quotas or the RAM budget.
-  absl::StatusOr<SessionInfo> Create(const std::string& tenant,
-                                     const std::string& model,
+  // past the slot cap, the tenant's quotas, or (RAM only) the RAM budget;
+  // with a persistent tier, the disk's error if it cannot be written.
+  absl::StatusOr<SessionInfo> Create(const std::string& tenant, const std::string& model,
                                      std::shared_ptr<const model::Memory> memory);
 
-  // Get returns the session and marks it used. NOT_FOUND if it does not
-  // exist, belongs to another tenant, or expired.
+  // Get returns the session and marks it used, loading its memory from disk
+  // if it was evicted. NOT_FOUND if it does not exist, belongs to another
+  // tenant, or expired; DATA_LOSS if its stored record is corrupt;
+  // FAILED_PRECONDITION if this server's model cannot read it.
   absl::StatusOr<Session> Get(const std::string& tenant, const std::string& id);
+
+  // GetInfo is a look at the session: its info, without loading its memory
+  // and without marking it used (as List). NOT_FOUND as Get.
+  absl::StatusOr<SessionInfo> GetInfo(const std::string& tenant, const std::string& id);
 
   // Replace swaps the session's memory for `replacement` if it still holds
   // `expected` (ABORTED if another call replaced it first), and drops its
   // prefix cache. Errors as Create, and NOT_FOUND.
-  absl::StatusOr<SessionInfo> Replace(
-      const std::string& tenant, const std::string& id,
-      const std::shared_ptr<const model::Memory>& expected,
-      std::shared_ptr<const model::Memory> replacement);
+  absl::StatusOr<SessionInfo> Replace(const std::string& tenant, const std::string& id,
+                                      const std::shared_ptr<const model::Memory>& expected,
+                                      std::shared_ptr<const model::Memory> replacement);
 
   // SetPrefixCache attaches `cache` to the session if it still holds
-  // `built_from` and the budget has room; otherwise does nothing (a cache is
-  // an optimisation, never required).
+  // `built_from` in RAM and the budget has room; otherwise does nothing (a
+  // cache is an optimisation, never required).
   void SetPrefixCache(const std::string& tenant, const std::string& id,
                       const std::shared_ptr<const model::Memory>& built_from,
                       std::shared_ptr<const PrefixCache> cache);
 
-  // Delete removes the session; returns the bytes it held. NOT_FOUND as Get.
-  absl::StatusOr<int64_t> Delete(const std::string& tenant,
-                                 const std::string& id);
+  // Delete removes the session from every tier; returns the bytes it held.
+  // NOT_FOUND as Get; the disk's error if it cannot be removed there (the
+  // session then stays).
+  absl::StatusOr<int64_t> Delete(const std::string& tenant, const std::string& id);
 
   struct Page {
     std::vector<SessionInfo> sessions;  // most recently used first
@@ -136,7 +174,8 @@ class SessionStore {
                             const std::string& page_token);
 
   // ExpireIdle removes every session past its TTL; returns how many. The
-  // server calls it periodically; Get also expires lazily.
+  // sweeper thread (limits.sweep_interval) calls it; Get and List also
+  // expire lazily.
   int ExpireIdle();
 
   SessionStats stats() const;
@@ -144,9 +183,18 @@ class SessionStore {
  private:
   struct Entry {
     SessionInfo info;
+    // Null while the memory is only on disk.
     std::shared_ptr<const model::Memory> memory;
+    // The session's memory also while evicted, as long as a caller holds
+    // it: what Replace compares `expected` with.
+    std::weak_ptr<const model::Memory> current;
     std::shared_ptr<const PrefixCache> prefix_cache;
-    std::list<std::string>::iterator lru;  // position in lru_
+    std::list<std::string>::iterator lru;      // position in lru_
+    std::list<std::string>::iterator ram_lru;  // in ram_lru_, while memory is set
+    // A disk write, delete or load of this session is in flight; other
+    // calls that need its disk state wait on idle_.
+    bool busy = false;
+    absl::Time stored_last_used;  // info.last_used as last written to disk
   };
   struct TenantUsage {
     int sessions = 0;
@@ -154,34 +202,65 @@ class SessionStore {
   };
 
   absl::Time Now() const { return clock_(); }
+  absl::Time ExpiryFrom(absl::Time last_used) const;
   // Entry of `id` owned by `tenant` and not expired, else null (expired
-  // entries are removed on the way).
+  // entries are removed on the way, unless busy).
   Entry* FindLive(const std::string& tenant, const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void Touch(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  void Erase(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  // Checks the slot cap, the tenant quota and the budget for holding
-  // `memory` in place of `old_bytes` (of the tenant's current use), dropping
-  // prefix caches if that makes room. `replacing` is the entry being
-  // replaced, whose own cache is going away anyway.
-  absl::Status MakeRoom(const std::string& tenant, const model::Memory& memory,
-                        int64_t old_bytes, int sessions_added,
-                        Entry* replacing) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Writes the entry's info (its last-used time) to disk without waiting.
+  void StoreLastUsed(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Removes the entry from RAM bookkeeping; `from_disk`: and deletes its
+  // disk copy without waiting (expiry: a lost delete expires again later).
+  void Erase(const std::string& id, bool from_disk) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  absl::Status CheckSlots(const model::Memory& memory) const;
+  // Checks the tenant's quotas for holding `new_bytes` in place of
+  // `old_bytes`, plus `sessions_added` sessions.
+  absl::Status CheckQuota(const std::string& tenant, int64_t new_bytes, int64_t old_bytes,
+                          int sessions_added) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Drops prefix caches (and, if `evict`, evicts memories), least recently
+  // used first and never `keep`'s, until RAM holds `incoming` more bytes
+  // after `outgoing` are freed. True if it then fits.
+  bool FreeRam(int64_t incoming, int64_t outgoing, const Entry* keep, bool evict)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  absl::Status BudgetFull(int64_t incoming) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Drops the entry's memory from RAM (it is on disk).
+  void DropFromRam(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Keeps `memory` in RAM as the entry's, evicting others if needed; leaves
+  // it on disk only when it cannot fit. The entry holds no memory in RAM.
+  void Admit(Entry& entry, std::shared_ptr<const model::Memory> memory)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void DropPrefixCache(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   int ExpireIdleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   int64_t RamBytes() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     return stats_.memory_bytes + stats_.prefix_cache_bytes;
   }
+  // The two-tier paths.
+  absl::StatusOr<SessionInfo> CreateStored(const std::string& tenant, const std::string& model,
+                                           std::shared_ptr<const model::Memory> memory);
+  absl::StatusOr<SessionInfo> ReplaceStored(const std::string& tenant, const std::string& id,
+                                            const std::shared_ptr<const model::Memory>& expected,
+                                            std::shared_ptr<const model::Memory> replacement);
+  // Loads the memory of `entry` (busy, lock released meanwhile).
+  absl::StatusOr<std::shared_ptr<const model::Memory>> Load(const std::string& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void SweepUntilStopped();
 
   const SessionLimits limits_;
   const Clock clock_;
+  const std::unique_ptr<SessionPersistence> disk_;  // null: RAM only
+  const std::unique_ptr<MemoryCodec> codec_;
 
   mutable absl::Mutex mutex_;
+  absl::CondVar idle_;  // an entry stopped being busy
   std::unordered_map<std::string, Entry> sessions_ ABSL_GUARDED_BY(mutex_);
   std::unordered_map<std::string, TenantUsage> tenants_ ABSL_GUARDED_BY(mutex_);
-  // Session ids, most recently used first.
+  // Session ids, most recently used first: all, and those in RAM.
   std::list<std::string> lru_ ABSL_GUARDED_BY(mutex_);
+  std::list<std::string> ram_lru_ ABSL_GUARDED_BY(mutex_);
   SessionStats stats_ ABSL_GUARDED_BY(mutex_);
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  std::thread sweeper_;
 };
 
 // NewSessionId returns 128 bits from the kernel's random source as 32

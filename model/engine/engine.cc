@@ -3,14 +3,17 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "model/icformer/checkpoint.h"
 #include "model/icformer/former.h"
+#include "model/memory_record.h"
 #include "model/rcc/rcc_model.h"
 #include "model/transformer/generate.h"
 #include "model/transformer/internal/torch_errors.h"
@@ -283,6 +286,10 @@ class TorchEngine final : public Engine {
         });
   }
 
+  absl::StatusOr<std::string> SerializeMemory(const Memory& memory) const override;
+  absl::StatusOr<std::shared_ptr<const Memory>> DeserializeMemory(
+      absl::string_view bytes) const override;
+
   absl::StatusOr<std::shared_ptr<const PrefixCache>> BuildPrefix(
       const Memory& memory) const override {
     absl::StatusOr<std::shared_ptr<const KvCache>> cache =
@@ -378,6 +385,112 @@ class TorchEngine final : public Engine {
       answer_prefix_, instruction_separator_, rcc_reconstruct_prompt_;
   std::vector<int64_t> stop_ids_;
 };
+
+// The bytes of a CPU tensor, row-major.
+absl::string_view TensorBytes(const torch::Tensor& t) {
+  return absl::string_view(static_cast<const char*>(t.data_ptr()),
+                           static_cast<size_t>(t.numel() * t.element_size()));
+}
+
+// The stored vectors' dtype as a torch type; false for other names.
+bool VectorDtype(const std::string& name, torch::ScalarType* type) {
+  if (name == "float32") *type = torch::kFloat32;
+  else if (name == "bfloat16") *type = torch::kBFloat16;
+  else return false;
+  return true;
+}
+
+absl::StatusOr<std::string> TorchEngine::SerializeMemory(const Memory& memory) const {
+  return transformer::internal::GuardTorch(
+      "SerializeMemory", [&]() -> absl::StatusOr<std::string> {
+        MemoryRecord record;
+        record.method = memory.method();
+        record.model = description_.name;
+        record.dtype = memory.dtype();
+        record.tokens = memory.tokens();
+        record.slots = memory.slots();
+        record.segments = memory.segments();
+        if (const auto* tokens = dynamic_cast<const TokenMemory*>(&memory)) {
+          record.shape = {tokens->tokens()};
+          record.data = absl::string_view(reinterpret_cast<const char*>(tokens->ids().data()),
+                                          tokens->ids().size() * sizeof(int32_t));
+          return EncodeMemoryRecord(record);
+        }
+        torch::Tensor vectors;
+        if (const auto* rcc = dynamic_cast<const RccMemory*>(&memory)) vectors = rcc->tensor();
+        if (const auto* ic = dynamic_cast<const IcMemory*>(&memory)) vectors = ic->tensor();
+        if (!vectors.defined()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "a ", MethodName(memory.method()), " memory that this engine did not make"));
+        }
+        vectors = vectors.to(torch::kCPU).contiguous();  // [P, Le+1, De] or [D, C]
+        record.shape = vectors.sizes().vec();
+        record.data = TensorBytes(vectors);
+        return EncodeMemoryRecord(record);
+      });
+}
+
+absl::StatusOr<std::shared_ptr<const Memory>> TorchEngine::DeserializeMemory(
+    absl::string_view bytes) const {
+  absl::StatusOr<MemoryRecord> record = DecodeMemoryRecord(bytes);
+  if (!record.ok()) return record.status();
+  const MemoryRecord& r = *record;
+  if (r.model != description_.name) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the stored memory was made by model \"", r.model, "\"; this server serves \"",
+        description_.name, "\""));
+  }
+  if (!Supports(r.method)) return NotLoaded(r.method);
+  auto mismatch = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the stored ", MethodName(r.method), " memory does not fit model \"", description_.name,
+        "\": ", what));
+  };
+  if (r.segments < 1 || r.slots < 1 || r.slots != (r.shape.empty() ? -1 : r.shape[0])) {
+    return mismatch(absl::StrCat(r.slots, " slots in ", r.segments, " segments for shape[0] ",
+                                 r.shape.empty() ? 0 : r.shape[0]));
+  }
+  if (r.method == Method::kNone) {
+    if (r.dtype != "int32" || r.shape.size() != 1 || r.tokens != r.slots) {
+      return mismatch("token memories are one int32 id per token");
+    }
+    std::vector<int32_t> ids(static_cast<size_t>(r.tokens));
+    std::memcpy(ids.data(), r.data.data(), r.data.size());
+    for (int32_t id : ids) {
+      if (id < 0 || id >= description_.vocab_size) {
+        return mismatch(absl::StrCat("token id ", id, " is outside the vocabulary of ",
+                                     description_.vocab_size));
+      }
+    }
+    return std::make_shared<TokenMemory>(std::move(ids), r.segments);
+  }
+  torch::ScalarType type;
+  if (!VectorDtype(r.dtype, &type)) return mismatch(absl::StrCat("dtype ", r.dtype));
+  std::vector<int64_t> expected;
+  if (r.method == Method::kRcc) {
+    const transformer::DecoderConfig& encoder = rcc_->encoder().config();
+    expected = {r.slots, encoder.num_hidden_layers + 1, encoder.hidden_size};
+  } else {
+    const int64_t k = former_->config().num_query_tokens;
+    if (r.slots != int64_t{r.segments} * k) {
+      return mismatch(absl::StrCat(r.slots, " digests in ", r.segments, " chunks of ", k));
+    }
+    expected = {r.slots, description_.hidden_size};
+  }
+  if (r.shape != expected) {
+    return mismatch(absl::StrCat("shape [", absl::StrJoin(r.shape, ", "), "], expected [",
+                                 absl::StrJoin(expected, ", "), "]"));
+  }
+  return transformer::internal::GuardTorch(
+      "DeserializeMemory", [&]() -> absl::StatusOr<std::shared_ptr<const Memory>> {
+        torch::Tensor vectors = torch::empty(r.shape, torch::TensorOptions().dtype(type));
+        std::memcpy(vectors.data_ptr(), r.data.data(), r.data.size());
+        if (r.method == Method::kRcc) {
+          return std::make_shared<RccMemory>(std::move(vectors), r.tokens, r.segments);
+        }
+        return std::make_shared<IcMemory>(std::move(vectors), r.tokens, r.segments);
+      });
+}
 
 absl::StatusOr<GenerationRequest> TorchEngine::BuildRequest(const GenerationJob& job) const {
   GenerationRequest request;

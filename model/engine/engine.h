@@ -167,6 +167,19 @@ class Engine {
   virtual absl::StatusOr<std::shared_ptr<const PrefixCache>> BuildPrefix(
       const Memory& memory) const = 0;
 
+  // SerializeMemory encodes a memory this engine made (model/memory_record.h:
+  // versioned and checksummed, the vectors in their storage dtype) for the
+  // persistent session tier. INVALID_ARGUMENT for a memory of another kind.
+  virtual absl::StatusOr<std::string> SerializeMemory(const Memory& memory) const = 0;
+
+  // DeserializeMemory rebuilds a memory from SerializeMemory's bytes.
+  // DATA_LOSS for corrupt or truncated bytes; INVALID_ARGUMENT when the
+  // record was made by another model (name, or shapes that do not fit this
+  // one) or in a format version this build does not read;
+  // FAILED_PRECONDITION when its method is not loaded. Never crashes.
+  virtual absl::StatusOr<std::shared_ptr<const Memory>> DeserializeMemory(
+      absl::string_view bytes) const = 0;
+
   // AnswerMarker is the text in `job`'s output before which nothing is the
   // answer (RCC instruction reconstruction regenerates the instruction
   // first); empty when the whole output is the answer.
