@@ -326,7 +326,7 @@ TEST_F(TlsEndToEndTest, CliPassesTlsAndTokenFile) {
                                 &output),
             0)
       << output;
-  EXPECT_EQ(testing::RunCommand(cli + " sessions list 2>&1", &output), 3) << output;
+  EXPECT_EQ(testing::RunCommand(cli + " sessions list 2>&1", &output), 7) << output;  // kExitNotAllowed
   EXPECT_THAT(output, HasSubstr("UNAUTHENTICATED"));
 }
 
