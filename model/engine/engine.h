@@ -75,7 +75,8 @@ struct EngineOptions {
   // favour of decoder_dir's).
   std::string rcc_dir;
   // Optional IC-Former checkpoint: the former's config.json (its answer
-  // template strings included), model.safetensors, param.pt.
+  // template strings included), model.safetensors, and param.pt (released
+  // checkpoints) or params.safetensors (this project's trainer).
   std::string icformer_dir;
   // "cpu", "cuda", "cuda:N".
   std::string device = "cpu";

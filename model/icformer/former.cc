@@ -400,7 +400,7 @@ absl::StatusOr<torch::Tensor> IcFormer::AnswerEmbeds(const torch::Tensor& digest
                                                      const std::vector<int64_t>& suffix_ids) const {
   if (!can_answer()) {
     return absl::FailedPreconditionError(
-        "IC-Former: this checkpoint has no FT embedding (param.pt lacks \"FT\": it was not "
+        "IC-Former: this checkpoint has no FT embedding (its params lack \"FT\": it was not "
         "fine-tuned for answering); it can only reconstruct");
   }
   return GuardTorch("IcFormer::AnswerEmbeds", [&]() -> absl::StatusOr<torch::Tensor> {
