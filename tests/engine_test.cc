@@ -222,6 +222,42 @@ TEST(EngineWithoutRccTest, RccIsFailedPrecondition) {
   EXPECT_THAT(std::string(memories.status().message()), HasSubstr("not loaded"));
 }
 
+// The project's own RCC layout: rcc_config.json says the encoder is the
+// decoder, and the checkpoint holds only the projections.
+TEST(EngineSharedEncoderRccTest, LoadsCompressesAnswersAndReconstructs) {
+  for (const char* dtype : {"float32", "bfloat16"}) {
+    EngineOptions options;
+    options.name = "tiny";
+    options.decoder_dir = TinyDir("decoder");
+    options.rcc_dir = TinyDir("rcc_shared");
+    options.dtype = dtype;
+    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Load(options);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    EXPECT_TRUE((*engine)->Supports(Method::kRcc));
+    EXPECT_EQ((*engine)->description().rcc_ratio, 4);
+    auto ids = (*engine)->Tokenize("The encoder of this compressor is the decoder itself.");
+    ASSERT_TRUE(ids.ok());
+    auto memories = (*engine)->Compress(Method::kRcc, {*ids});
+    ASSERT_TRUE(memories.ok()) << memories.status();
+    const Memory& m = *(*memories)[0];
+    const int64_t n = static_cast<int64_t>(ids->size());
+    EXPECT_EQ(m.slots(), (n + 3) / 4);
+    EXPECT_EQ(m.bytes(), m.slots() * (2 + 1) * 32 * 4);  // the decoder's L+1 states, float32
+    GenerationJob job;
+    job.memory = (*memories)[0];
+    job.prompt = "What is the encoder?";
+    job.sampling.max_new_tokens = 5;
+    const std::vector<int32_t> answer = RunJob(**engine, job);  // fails the test on error
+    EXPECT_LE(answer.size(), 5u) << dtype;
+    auto prefix = (*engine)->BuildPrefix(*job.memory);
+    ASSERT_TRUE(prefix.ok()) << prefix.status();
+    job.prefix = *prefix;
+    EXPECT_EQ(RunJob(**engine, job), answer) << dtype;
+    job.task = Task::kReconstruct;
+    EXPECT_LE(RunJob(**engine, job).size(), 5u) << dtype;
+  }
+}
+
 TEST(EngineLoadTest, BadOptionsAreExplained) {
   EngineOptions options;
   options.decoder_dir = "/no/such/dir";

@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +12,7 @@
 #include "model/icformer/checkpoint.h"
 #include "model/icformer/former.h"
 #include "model/memory_record.h"
+#include "model/rcc/rcc_checkpoint.h"
 #include "model/rcc/rcc_model.h"
 #include "model/transformer/generate.h"
 #include "model/transformer/internal/torch_errors.h"
@@ -126,14 +125,6 @@ std::vector<int32_t> Join(std::initializer_list<const std::vector<int32_t>*> par
   std::vector<int32_t> out;
   for (const std::vector<int32_t>* p : parts) out.insert(out.end(), p->begin(), p->end());
   return out;
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
 }
 
 absl::Status InDirectory(const std::string& dir, const absl::Status& status) {
@@ -630,34 +621,6 @@ absl::StatusOr<std::vector<GenerationOutcome>> TorchEngine::Generate(
   return outcomes;
 }
 
-absl::StatusOr<std::unique_ptr<rcc::RccModel>> LoadRcc(
-    const std::string& dir, const std::shared_ptr<const Decoder>& decoder,
-    const transformer::DecoderOptions& options) {
-  rcc::RccConfig config;
-  if (absl::StatusOr<std::string> text = ReadFile(dir + "/rcc_config.json"); text.ok()) {
-    absl::StatusOr<rcc::RccConfig> parsed = rcc::ParseRccConfig(*text);
-    if (!parsed.ok()) return InDirectory(dir, parsed.status());
-    config = *std::move(parsed);
-  }
-  transformer::DecoderConfig encoder_config = decoder->config();
-  if (!config.encoder_config_json.empty()) {
-    absl::StatusOr<transformer::DecoderConfig> parsed =
-        transformer::ParseDecoderConfig(config.encoder_config_json);
-    if (!parsed.ok()) return InDirectory(dir, parsed.status());
-    encoder_config = *std::move(parsed);
-  }
-  LoadOptions load;
-  load.layout = ShardLayout::kConcatenateAll;  // the released loader's rule
-  absl::StatusOr<WeightMap> all = LoadSafetensors(dir, options.dtype, load);
-  if (!all.ok()) return InDirectory(dir, all.status());
-  transformer::WeightMap weights =
-      rcc::TakeRccWeights(&*all, rcc::RccBasePrefix(config, decoder->config()));
-  absl::StatusOr<std::unique_ptr<rcc::RccModel>> model =
-      rcc::RccModel::Create(config, encoder_config, &weights, decoder);
-  if (!model.ok()) return InDirectory(dir, model.status());
-  return model;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options) {
@@ -680,7 +643,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& option
         std::unique_ptr<rcc::RccModel> rcc;
         if (!options.rcc_dir.empty()) {
           absl::StatusOr<std::unique_ptr<rcc::RccModel>> model =
-              LoadRcc(options.rcc_dir, decoder, decoder_options);
+              rcc::LoadRcc(options.rcc_dir, decoder);
           if (!model.ok()) return model.status();
           rcc = *std::move(model);
         }

@@ -21,6 +21,16 @@ absl::Status ReadInt(const Json& j, const char* key, int64_t* out) {
   return absl::OkStatus();
 }
 
+absl::Status ReadBool(const Json& j, const char* key, bool* out) {
+  if (!j.contains(key)) return absl::OkStatus();
+  if (!j[key].is_boolean()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rcc_config: \"", key, "\" must be true or false"));
+  }
+  *out = j[key].get<bool>();
+  return absl::OkStatus();
+}
+
 absl::Status ReadString(const Json& j, const char* key, std::string* out) {
   if (!j.contains(key)) return absl::OkStatus();
   if (!j[key].is_string()) {
@@ -54,6 +64,11 @@ absl::Status ValidateRccConfig(const RccConfig& c) {
   if (c.placeholder_token_id < 0) {
     return absl::InvalidArgumentError("rcc_config: placeholder_token_id must be >= 0");
   }
+  if (c.encoder_shares_decoder_weights && !c.encoder_config_json.empty()) {
+    return absl::InvalidArgumentError(
+        "rcc_config: encoder_shares_decoder_weights means the encoder is the decoder; "
+        "remove encoder_config");
+  }
   return absl::OkStatus();
 }
 
@@ -67,7 +82,9 @@ absl::StatusOr<RccConfig> ParseRccConfig(absl::string_view text) {
                          ReadInt(j, "segment_tokens", &c.segment_tokens),
                          ReadInt(j, "placeholder_token_id", &c.placeholder_token_id),
                          ReadString(j, "storage_dtype", &c.storage_dtype),
-                         ReadString(j, "base_prefix", &c.base_prefix)}) {
+                         ReadString(j, "base_prefix", &c.base_prefix),
+                         ReadBool(j, "encoder_shares_decoder_weights",
+                                  &c.encoder_shares_decoder_weights)}) {
     if (!s.ok()) return s;
   }
   if (j.contains("encoder_config")) {
@@ -78,6 +95,19 @@ absl::StatusOr<RccConfig> ParseRccConfig(absl::string_view text) {
   }
   if (absl::Status s = ValidateRccConfig(c); !s.ok()) return s;
   return c;
+}
+
+std::string RccConfigJson(const RccConfig& c) {
+  Json j = {
+      {"compression_ratio", c.compression_ratio},
+      {"segment_tokens", c.segment_tokens},
+      {"placeholder_token_id", c.placeholder_token_id},
+      {"storage_dtype", c.storage_dtype},
+  };
+  if (!c.base_prefix.empty()) j["base_prefix"] = c.base_prefix;
+  if (!c.encoder_config_json.empty()) j["encoder_config"] = Json::parse(c.encoder_config_json);
+  if (c.encoder_shares_decoder_weights) j["encoder_shares_decoder_weights"] = true;
+  return j.dump(2) + "\n";
 }
 
 std::vector<RccSegment> PlanSegments(int64_t tokens, const RccConfig& config) {

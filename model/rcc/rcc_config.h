@@ -51,16 +51,31 @@ struct RccConfig {
   // The encoder's Hugging Face config.json, as JSON text; empty: the same
   // as the decoder's (the released model: both are Pythia-1.4b).
   std::string encoder_config_json;
+  // true: the encoder IS the decoder (the same frozen weights, run on the
+  // context segments), so the checkpoint holds only the projections and no
+  // <base>rcc_encoder.* tensor; encoder_config must then be absent. The
+  // project's own RCC (model/train/train_rcc.cc) is trained this way: the
+  // encoder is initialised from the decoder, and keeping it equal to it
+  // costs no storage. false (released checkpoints): the encoder's weights
+  // are <base>rcc_encoder.*.
+  bool encoder_shares_decoder_weights = false;
 };
 
 // ParseRccConfig reads rcc_config.json:
 //   {"compression_ratio": 32, "segment_tokens": 2048,
 //    "placeholder_token_id": 1, "storage_dtype": "bfloat16",
-//    "base_prefix": "gpt_neox.", "encoder_config": {...}}
+//    "base_prefix": "gpt_neox.", "encoder_config": {...},
+//    "encoder_shares_decoder_weights": false}
 // Every key is optional. INVALID_ARGUMENT for non-JSON, wrong types, r < 1,
-// W not a positive multiple of r, or an unknown storage dtype.
+// W not a positive multiple of r, an unknown storage dtype, or an
+// encoder_config together with encoder_shares_decoder_weights.
 absl::StatusOr<RccConfig> ParseRccConfig(absl::string_view json);
 absl::Status ValidateRccConfig(const RccConfig& config);
+
+// RccConfigJson writes `config` as rcc_config.json (every key; base_prefix,
+// encoder_config and encoder_shares_decoder_weights only when set), which
+// ParseRccConfig reads back to the same config.
+std::string RccConfigJson(const RccConfig& config);
 
 // One encoder segment of a context.
 struct RccSegment {

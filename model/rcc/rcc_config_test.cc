@@ -72,6 +72,33 @@ TEST(ParseRccConfigTest, ReadsEveryKeyAndDefaultsTheRest) {
   ASSERT_TRUE(defaults.ok());
   EXPECT_EQ(defaults->compression_ratio, 32);
   EXPECT_EQ(defaults->segment_tokens, 2048);
+  EXPECT_FALSE(defaults->encoder_shares_decoder_weights);
+  absl::StatusOr<RccConfig> shared = ParseRccConfig(R"({"encoder_shares_decoder_weights": true})");
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  EXPECT_TRUE(shared->encoder_shares_decoder_weights);
+}
+
+TEST(RccConfigJsonTest, ParsesBackToTheSameConfig) {
+  RccConfig shared;
+  shared.compression_ratio = 4;
+  shared.segment_tokens = 128;
+  shared.placeholder_token_id = 2;
+  shared.storage_dtype = "float32";
+  shared.base_prefix = "model.";
+  shared.encoder_shares_decoder_weights = true;
+  RccConfig separate;  // the released defaults, with an encoder config of its own
+  separate.encoder_config_json = R"({"model_type":"gpt_neox","num_hidden_layers":2})";
+  for (const RccConfig& config : {shared, separate}) {
+    absl::StatusOr<RccConfig> back = ParseRccConfig(RccConfigJson(config));
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->compression_ratio, config.compression_ratio);
+    EXPECT_EQ(back->segment_tokens, config.segment_tokens);
+    EXPECT_EQ(back->placeholder_token_id, config.placeholder_token_id);
+    EXPECT_EQ(back->storage_dtype, config.storage_dtype);
+    EXPECT_EQ(back->base_prefix, config.base_prefix);
+    EXPECT_EQ(back->encoder_config_json, config.encoder_config_json);
+    EXPECT_EQ(back->encoder_shares_decoder_weights, config.encoder_shares_decoder_weights);
+  }
 }
 
 TEST(ParseRccConfigTest, RejectsBadValuesWithReasons) {
@@ -83,7 +110,10 @@ TEST(ParseRccConfigTest, RejectsBadValuesWithReasons) {
            {R"({"segment_tokens": 100})", "multiple of compression_ratio"},
            {R"({"storage_dtype": "int8"})", "bfloat16 or float32"},
            {R"({"base_prefix": "transformer."})", "gpt_neox."},
-           {R"({"encoder_config": 3})", "must be an object"}}) {
+           {R"({"encoder_config": 3})", "must be an object"},
+           {R"({"encoder_shares_decoder_weights": 1})", "must be true or false"},
+           {R"({"encoder_shares_decoder_weights": true, "encoder_config": {}})",
+            "remove encoder_config"}}) {
     absl::StatusOr<RccConfig> c = ParseRccConfig(json);
     EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << json;
     EXPECT_THAT(std::string(c.status().message()), HasSubstr(fragment)) << json;

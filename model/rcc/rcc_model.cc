@@ -91,16 +91,25 @@ absl::StatusOr<std::unique_ptr<RccModel>> RccModel::Create(
     return absl::InvalidArgumentError("RCC: max_batch_segments must be at least 1");
   }
   const DecoderConfig& dc = decoder->config();
+  const bool shared = config.encoder_shares_decoder_weights;
+  const DecoderConfig& ec = shared ? dc : encoder_config;
   absl::StatusOr<std::vector<std::vector<int64_t>>> sources =
-      LayerSources(encoder_config.num_hidden_layers, dc.num_hidden_layers);
+      LayerSources(ec.num_hidden_layers, dc.num_hidden_layers);
   if (!sources.ok()) return sources.status();
   const std::string base = RccBasePrefix(config, dc);
   return transformer::internal::GuardTorch(
       "RccModel::Create", [&]() -> absl::StatusOr<std::unique_ptr<RccModel>> {
         WeightMap encoder_weights =
             transformer::TakeWeightsWithPrefix(weights, base + "rcc_encoder.");
+        if (shared && !encoder_weights.empty()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "RCC: the config says encoder_shares_decoder_weights, yet the checkpoint holds ",
+              encoder_weights.size(), " ", base, "rcc_encoder.* tensors (e.g. ", base,
+              "rcc_encoder.", encoder_weights.begin()->first,
+              "); remove them or the config key"));
+        }
         std::vector<std::string> problems;
-        const std::vector<int64_t> shape = {dc.hidden_size, encoder_config.hidden_size};
+        const std::vector<int64_t> shape = {dc.hidden_size, ec.hidden_size};
         torch::Tensor embed_proj =
             TakeProjection(weights, base + "rcc_encoder2gpt_embed.weight", shape, &problems);
         std::vector<torch::Tensor> layer_proj;
@@ -113,12 +122,16 @@ absl::StatusOr<std::unique_ptr<RccModel>> RccModel::Create(
           return absl::InvalidArgumentError(
               absl::StrCat("RCC projections: ", absl::StrJoin(problems, "; ")));
         }
-        absl::StatusOr<std::unique_ptr<Decoder>> encoder =
-            Decoder::Create(encoder_config, std::move(encoder_weights), decoder->options());
-        if (!encoder.ok()) {
-          return absl::Status(encoder.status().code(),
-                              absl::StrCat("RCC encoder (", base, "rcc_encoder.*): ",
-                                           encoder.status().message()));
+        std::shared_ptr<const Decoder> encoder = decoder;
+        if (!shared) {
+          absl::StatusOr<std::unique_ptr<Decoder>> own =
+              Decoder::Create(encoder_config, std::move(encoder_weights), decoder->options());
+          if (!own.ok()) {
+            return absl::Status(own.status().code(),
+                                absl::StrCat("RCC encoder (", base, "rcc_encoder.*): ",
+                                             own.status().message()));
+          }
+          encoder = *std::move(own);
         }
         const auto to = [&](const torch::Tensor& t) {
           return t.to(decoder->options().device, decoder->options().dtype);
@@ -126,12 +139,12 @@ absl::StatusOr<std::unique_ptr<RccModel>> RccModel::Create(
         embed_proj = to(embed_proj);
         for (torch::Tensor& t : layer_proj) t = to(t);
         return std::unique_ptr<RccModel>(new RccModel(
-            config, options, *std::move(encoder), std::move(decoder), std::move(embed_proj),
+            config, options, std::move(encoder), std::move(decoder), std::move(embed_proj),
             std::move(layer_proj), *std::move(sources)));
       });
 }
 
-RccModel::RccModel(RccConfig config, RccOptions options, std::unique_ptr<Decoder> encoder,
+RccModel::RccModel(RccConfig config, RccOptions options, std::shared_ptr<const Decoder> encoder,
                    std::shared_ptr<const Decoder> decoder, torch::Tensor embed_proj,
                    std::vector<torch::Tensor> layer_proj,
                    std::vector<std::vector<int64_t>> sources)
@@ -210,25 +223,33 @@ absl::StatusOr<std::vector<torch::Tensor>> RccModel::Compress(
       });
 }
 
-absl::StatusOr<torch::Tensor> RccModel::PrepareMemory(const torch::Tensor& memory) const {
+absl::StatusOr<torch::Tensor> RccModel::PrepareMemory(const torch::Tensor& memory,
+                                                      bool batched) const {
   const int64_t states = encoder_->config().num_hidden_layers + 1;
-  if (!memory.defined() || memory.dim() != 3 || memory.size(0) < 1 ||
-      memory.size(1) != states || memory.size(2) != encoder_->config().hidden_size) {
+  const int64_t lead = batched ? 1 : 0;  // memory dims before P
+  if (!memory.defined() || memory.dim() != 3 + lead || memory.size(lead) < 1 ||
+      (batched && memory.size(0) < 1) || memory.size(lead + 1) != states ||
+      memory.size(lead + 2) != encoder_->config().hidden_size) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "RCC memory must be [P >= 1, ", states, ", ", encoder_->config().hidden_size,
-        "], not ", memory.defined() ? absl::StrCat("[", absl::StrJoin(memory.sizes(), ", "), "]")
-                                    : "undefined"));
+        "RCC memory must be [", batched ? "B >= 1, " : "", "P >= 1, ", states, ", ",
+        encoder_->config().hidden_size, "], not ",
+        memory.defined() ? absl::StrCat("[", absl::StrJoin(memory.sizes(), ", "), "]")
+                         : "undefined"));
   }
   return memory.to(decoder_->options().device, decoder_->options().dtype);
 }
 
+torch::Tensor RccModel::EmbedInjection(const torch::Tensor& memory) const {
+  return torch::linear(memory.select(-2, 0), embed_proj_);  // [..., P, Dd]
+}
+
 torch::Tensor RccModel::LayerInjection(const torch::Tensor& memory, int layer) const {
   const std::vector<int64_t>& from = sources_[layer];
-  torch::Tensor state = memory.select(1, from[0]);  // [P, De]
+  torch::Tensor state = memory.select(-2, from[0]);  // [..., P, De]
   if (from.size() > 1) {
-    state = memory.narrow(1, from.front(), static_cast<int64_t>(from.size())).mean(1);
+    state = memory.narrow(-2, from.front(), static_cast<int64_t>(from.size())).mean(-2);
   }
-  return torch::linear(state, layer_proj_[layer]);  // [P, Dd]
+  return torch::linear(state, layer_proj_[layer]);  // [..., P, Dd]
 }
 
 absl::StatusOr<std::shared_ptr<const KvCache>> RccModel::BuildPrefix(
@@ -240,8 +261,7 @@ absl::StatusOr<std::shared_ptr<const KvCache>> RccModel::BuildPrefix(
         if (!mem.ok()) return mem.status();
         auto cache = std::make_shared<KvCache>();
         DecoderInput input;
-        input.inputs_embeds =
-            torch::linear(mem->select(1, 0), embed_proj_).unsqueeze(0);  // [1, P, Dd]
+        input.inputs_embeds = EmbedInjection(*mem).unsqueeze(0);  // [1, P, Dd]
         input.layer_hook = [&](int layer, const torch::Tensor& x) {   // x [1, P, Dd]
           return x + LayerInjection(*mem, layer).unsqueeze(0);
         };
@@ -267,7 +287,7 @@ absl::StatusOr<torch::Tensor> RccModel::InjectedLogits(const torch::Tensor& memo
             decoder_->Embed(torch::tensor(ids, torch::kLong).unsqueeze(0));  // [1, P+T, Dd]
         if (!embeds.ok()) return embeds.status();
         torch::Tensor x = embeds->clone();
-        x.narrow(1, 0, P).copy_(torch::linear(mem->select(1, 0), embed_proj_).unsqueeze(0));
+        x.narrow(1, 0, P).copy_(EmbedInjection(*mem).unsqueeze(0));
         DecoderInput input;
         input.inputs_embeds = x;
         input.layer_hook = [&](int layer, const torch::Tensor& h) {  // h [1, P+T, Dd]
@@ -279,6 +299,86 @@ absl::StatusOr<torch::Tensor> RccModel::InjectedLogits(const torch::Tensor& memo
         absl::StatusOr<DecoderOutput> out = decoder_->Forward(input);
         if (!out.ok()) return out.status();
         return out->logits;  // [1, P+T, V]
+      });
+}
+
+absl::StatusOr<std::unique_ptr<RccModel>> RccModel::Initialize(
+    const RccConfig& config, std::shared_ptr<const Decoder> decoder, uint64_t seed,
+    double layer_projection_std, const RccOptions& options) {
+  if (!config.encoder_shares_decoder_weights) {
+    return absl::InvalidArgumentError(
+        "RccModel::Initialize makes an RCC whose encoder is the decoder: set "
+        "encoder_shares_decoder_weights in the config");
+  }
+  if (decoder == nullptr) return absl::InvalidArgumentError("RCC: no decoder");
+  if (!(layer_projection_std >= 0)) {
+    return absl::InvalidArgumentError("RCC: layer_projection_std must be >= 0");
+  }
+  return transformer::internal::GuardTorch(
+      "RccModel::Initialize", [&]() -> absl::StatusOr<std::unique_ptr<RccModel>> {
+        torch::NoGradGuard no_grad;
+        at::Generator gen = at::detail::createCPUGenerator(seed);
+        const DecoderConfig& dc = decoder->config();
+        const int64_t D = dc.hidden_size;  // the encoder's width is the decoder's
+        const std::string base = RccBasePrefix(config, dc);
+        WeightMap weights;
+        weights[base + "rcc_encoder2gpt_embed.weight"] = torch::eye(D, torch::kFloat);
+        for (int64_t i = 0; i < dc.num_hidden_layers; ++i) {
+          weights[absl::StrCat(base, "rcc_encoder2gpt_A_matrix.", i, ".weight")] =
+              layer_projection_std > 0
+                  ? layer_projection_std * at::randn({D, D}, gen, torch::kFloat)
+                  : torch::zeros({D, D}, torch::kFloat);
+        }
+        return Create(config, dc, &weights, std::move(decoder), options);
+      });
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> RccModel::Parameters() const {
+  const std::string base = RccBasePrefix(config_, decoder_->config());
+  std::vector<std::pair<std::string, torch::Tensor>> named;
+  named.emplace_back(base + "rcc_encoder2gpt_embed.weight", embed_proj_);
+  for (size_t i = 0; i < layer_proj_.size(); ++i) {
+    named.emplace_back(absl::StrCat(base, "rcc_encoder2gpt_A_matrix.", i, ".weight"),
+                       layer_proj_[i]);
+  }
+  return named;
+}
+
+absl::StatusOr<torch::Tensor> RccModel::BatchLogits(const torch::Tensor& memory,
+                                                    const torch::Tensor& ids) const {
+  return transformer::internal::GuardTorch(
+      "RccModel::BatchLogits", [&]() -> absl::StatusOr<torch::Tensor> {
+        absl::StatusOr<torch::Tensor> prepared = PrepareMemory(memory, /*batched=*/true);
+        if (!prepared.ok()) return prepared.status();
+        // Compress makes inference tensors, which autograd cannot save for
+        // the projections' backward: take a plain copy.
+        const torch::Tensor mem = prepared->is_inference() ? prepared->clone() : *prepared;
+        const int64_t B = mem.size(0), P = mem.size(1);  // mem [B, P, Le+1, De]
+        if (!ids.defined() || ids.dim() != 2 || ids.size(0) != B ||
+            torch::isFloatingType(ids.scalar_type())) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "RCC: ids must be integer [", B, ", T], not ",
+              ids.defined() ? absl::StrCat("[", absl::StrJoin(ids.sizes(), ", "), "]")
+                            : "undefined"));
+        }
+        const int64_t T = ids.size(1);
+        torch::Tensor x = EmbedInjection(mem);  // [B, P, Dd]
+        if (T > 0) {
+          absl::StatusOr<torch::Tensor> words =
+              decoder_->Embed(ids.to(decoder_->options().device, torch::kLong));  // [B, T, Dd]
+          if (!words.ok()) return words.status();
+          x = torch::cat({x, *words}, 1);  // [B, P+T, Dd]
+        }
+        DecoderInput input;
+        input.inputs_embeds = x;
+        input.layer_hook = [&](int layer, const torch::Tensor& h) {  // h [B, P+T, Dd]
+          torch::Tensor slots = h.narrow(1, 0, P) + LayerInjection(mem, layer);
+          return T > 0 ? torch::cat({slots, h.narrow(1, P, T)}, 1) : slots;
+        };
+        input.logits = LogitsMode::kAll;
+        absl::StatusOr<DecoderOutput> out = decoder_->Forward(input);
+        if (!out.ok()) return out.status();
+        return out->logits;  // [B, P+T, V]
       });
 }
 

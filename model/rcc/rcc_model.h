@@ -24,16 +24,25 @@
 // Tensor names (base = "gpt_neox." for the released Pythia model, "model."
 // for the Llama family):
 //   <base>rcc_encoder.<a whole causal LM: gpt_neox.* / model.*, and its head>
+//                                             absent when the config says
+//                                             encoder_shares_decoder_weights
 //   <base>rcc_encoder2gpt_embed.weight        [Dd, De]
 //   <base>rcc_encoder2gpt_A_matrix.<i>.weight [Dd, De], i < Ld
 //
-// Thread-safety: immutable after Create; all methods are const and may run
-// concurrently.
+// Training (model/train/train_rcc.cc) uses Initialize, Parameters and
+// BatchLogits; the encoder stays frozen (it is the decoder itself), so only
+// the projections learn, and memory is made by Compress as in serving.
+//
+// Thread-safety: immutable after Create (the projections' values change
+// only when a trainer updates the tensors Parameters names, in place); all
+// methods are const and may run concurrently.
 #ifndef CCS_MODEL_RCC_RCC_MODEL_H_
 #define CCS_MODEL_RCC_RCC_MODEL_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/types.h>
@@ -58,11 +67,45 @@ class RccModel {
   // against the configs: ONE INVALID_ARGUMENT lists every missing or
   // mis-shaped tensor. An encoder whose depth is neither a multiple nor a
   // divisor of the decoder's is INVALID_ARGUMENT. The encoder runs with the
-  // decoder's device and dtype.
+  // decoder's device and dtype. When config.encoder_shares_decoder_weights,
+  // the encoder is `decoder` itself: `encoder_config` is not read, and an
+  // <base>rcc_encoder.* tensor in `weights` is INVALID_ARGUMENT (the
+  // checkpoint would contradict its config).
   static absl::StatusOr<std::unique_ptr<RccModel>> Create(
       const RccConfig& config, const transformer::DecoderConfig& encoder_config,
       transformer::WeightMap* weights, std::shared_ptr<const transformer::Decoder> decoder,
       const RccOptions& options = {});
+
+  // --- Training (model/train); serving never calls these. ---
+
+  // Initialize makes fresh projections over `decoder`, which is also the
+  // encoder (config.encoder_shares_decoder_weights must be true, else
+  // INVALID_ARGUMENT): rcc_encoder2gpt_embed = identity, so that the decoder
+  // starts by reading each slot's own token embedding (the encoder's state
+  // 0), and every A matrix ~ N(0, layer_projection_std^2) drawn from `seed`
+  // (0: zero matrices). Zero A with the identity embedding is a sane start:
+  // the decoder then sees the slot tokens as ordinary tokens, and the
+  // gradient of A_i, (upstream gradient) x enc_h(i), is not zero, so every
+  // A learns from the first step. Errors as Create.
+  static absl::StatusOr<std::unique_ptr<RccModel>> Initialize(
+      const RccConfig& config, std::shared_ptr<const transformer::Decoder> decoder,
+      uint64_t seed, double layer_projection_std = 0.0, const RccOptions& options = {});
+
+  // Parameters names the projections as the checkpoint does (embed, then
+  // A_0 .. A_{Ld-1}). The tensors share storage with the model: an optimiser
+  // that updates them in place (under no-grad) updates the model.
+  std::vector<std::pair<std::string, torch::Tensor>> Parameters() const;
+
+  // BatchLogits is InjectedLogits for B memories of the same P, recording
+  // autograd (no inference guard), for training: memory [B, P, Le+1, De]
+  // (any dtype and device, as Compress makes it; converted to the decoder's),
+  // ids [B, T] (T >= 0, on any device) -> logits [B, P + T, V] in the
+  // decoder's dtype. Row b is exactly InjectedLogits(memory[b], ids[b]).
+  // Padding a row on the right changes none of its earlier logits (causal
+  // attention). INVALID_ARGUMENT for other shapes or ids outside the
+  // vocabulary.
+  absl::StatusOr<torch::Tensor> BatchLogits(const torch::Tensor& memory,
+                                            const torch::Tensor& ids) const;
 
   // Compress encodes each context (token ids of the encoder's vocabulary,
   // non-empty) into its memory [P, Le+1, De] in the storage dtype, on the
@@ -91,18 +134,26 @@ class RccModel {
   }
 
  private:
-  RccModel(RccConfig config, RccOptions options, std::unique_ptr<transformer::Decoder> encoder,
+  RccModel(RccConfig config, RccOptions options,
+           std::shared_ptr<const transformer::Decoder> encoder,
            std::shared_ptr<const transformer::Decoder> decoder, torch::Tensor embed_proj,
            std::vector<torch::Tensor> layer_proj, std::vector<std::vector<int64_t>> sources);
 
-  // Checks `memory` and moves it to the decoder's device and dtype.
-  absl::StatusOr<torch::Tensor> PrepareMemory(const torch::Tensor& memory) const;
-  // The vectors added after decoder layer i at the P prefix positions: [P, Dd].
+  // Checks `memory` ([P, Le+1, De], or [B, P, Le+1, De] when `batched`) and
+  // moves it to the decoder's device and dtype.
+  absl::StatusOr<torch::Tensor> PrepareMemory(const torch::Tensor& memory,
+                                              bool batched = false) const;
+  // The decoder's layer-0 input at the P prefix positions: [..., P, Dd] of
+  // memory [..., P, Le+1, De].
+  torch::Tensor EmbedInjection(const torch::Tensor& memory) const;
+  // The vectors added after decoder layer i at the P prefix positions:
+  // [..., P, Dd].
   torch::Tensor LayerInjection(const torch::Tensor& memory, int layer) const;
 
   const RccConfig config_;
   const RccOptions options_;
-  const std::unique_ptr<transformer::Decoder> encoder_;
+  // The decoder itself when config_.encoder_shares_decoder_weights.
+  const std::shared_ptr<const transformer::Decoder> encoder_;
   const std::shared_ptr<const transformer::Decoder> decoder_;
   const torch::Tensor embed_proj_;               // [Dd, De]
   const std::vector<torch::Tensor> layer_proj_;  // Ld x [Dd, De]

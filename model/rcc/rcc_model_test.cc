@@ -171,6 +171,33 @@ TEST_P(RccModelTest, GenerateFromThePrefixEqualsRecomputingEveryStep) {
   EXPECT_EQ((*results)[0].tokens, recomputed);
 }
 
+// The training forward against the released equations: each row of a
+// batch is InjectedLogits of its memory (row 1's prompt right-padded).
+TEST_P(RccModelTest, BatchLogitsEqualInjectedLogits) {
+  const std::vector<int64_t> context = Context(33);
+  std::vector<int64_t> reversed(context.rbegin(), context.rend());
+  absl::StatusOr<std::vector<torch::Tensor>> memories = model_->Compress({context, reversed});
+  ASSERT_TRUE(memories.ok()) << memories.status();
+  const std::vector<int64_t> prompt = Ids(Expected("prompt"));
+  const std::vector<int64_t> shorter(prompt.begin(), prompt.begin() + prompt.size() / 2);
+  std::vector<int64_t> padded = shorter;
+  padded.resize(prompt.size(), 0);
+  absl::StatusOr<torch::Tensor> batch = model_->BatchLogits(
+      torch::stack(*memories),
+      torch::stack({torch::tensor(prompt, torch::kLong), torch::tensor(padded, torch::kLong)}));
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  absl::StatusOr<torch::Tensor> first = model_->InjectedLogits((*memories)[0], prompt);
+  absl::StatusOr<torch::Tensor> second = model_->InjectedLogits((*memories)[1], shorter);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_LT(MaxDiff((*batch)[0], (*first)[0]), 1e-5);
+  EXPECT_LT(MaxDiff((*batch)[1].narrow(0, 0, (*second).size(1)), (*second)[0]), 1e-5);
+  // And on the reference memory itself.
+  absl::StatusOr<torch::Tensor> reference = model_->BatchLogits(
+      Expected("memory.33").unsqueeze(0), Expected("prompt").unsqueeze(0));
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  EXPECT_LT(MaxDiff(*reference, Expected("logits")), kTolerance);
+}
+
 TEST_P(RccModelTest, BadInputsAreRejected) {
   EXPECT_EQ(model_->Compress({{}}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(model_->BuildPrefix(torch::zeros({2, 1, 3})).status().code(),

@@ -42,6 +42,7 @@
 #include "model/runtime.h"
 #include "model/tokenizer/tokenizer.h"
 #include "model/train/instructions.h"
+#include "model/train/stage.h"
 #include "model/train/text_windows.h"
 #include "model/train/trainer.h"
 #include "model/transformer/loader.h"
@@ -79,14 +80,9 @@ namespace {
 using icformer::IcFormer;
 using transformer::Decoder;
 
-struct AeResult {
-  torch::Tensor loss;   // scalar
-  double accuracy = 0;  // of the greedy next-token guesses (teacher forcing)
-};
-
 // The autoencoding loss of windows ids [B, n].
-absl::StatusOr<AeResult> AeLoss(const IcFormer& former, const Decoder& decoder,
-                                const torch::Tensor& ids) {
+absl::StatusOr<LossResult> AeLoss(const IcFormer& former, const Decoder& decoder,
+                                  const torch::Tensor& ids) {
   const int64_t B = ids.size(0), n = ids.size(1);
   const int64_t C = former.config().hidden_size;
   absl::StatusOr<torch::Tensor> digests = former.CompressChunks(ids);  // [B, k, C]
@@ -100,7 +96,7 @@ absl::StatusOr<AeResult> AeLoss(const IcFormer& former, const Decoder& decoder,
   absl::StatusOr<transformer::DecoderOutput> out = decoder.Forward(input);
   if (!out.ok()) return out.status();
   const torch::Tensor logits = out->logits.narrow(1, k, n).to(torch::kFloat);  // [B, n, V]
-  AeResult result;
+  LossResult result;
   result.loss = torch::cross_entropy_loss(logits.reshape({B * n, -1}), ids.reshape({B * n}));
   result.accuracy = logits.argmax(-1).eq(ids).to(torch::kFloat).mean().item<double>();
   return result;
@@ -118,12 +114,6 @@ struct FtTokens {
   int32_t end_of_turn = 0;              // follows every answer
 };
 
-absl::StatusOr<std::vector<int32_t>> PlainIds(const Tokenizer& tokenizer, const std::string& text) {
-  EncodeOptions plain;
-  plain.parse_special_tokens = false;
-  return tokenizer.Encode(text, plain);
-}
-
 torch::Tensor Embeds(const Decoder& decoder, const std::vector<int32_t>& ids) {
   return *decoder.Embed(torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()),
                                       torch::kLong).unsqueeze(0));  // [1, T, C]
@@ -131,9 +121,9 @@ torch::Tensor Embeds(const Decoder& decoder, const std::vector<int32_t>& ids) {
 
 // The answering loss of B examples whose contexts have the same length (a
 // multiple of the chunk length), and the share of answer tokens guessed.
-absl::StatusOr<AeResult> FtLoss(const IcFormer& former, const Decoder& decoder,
-                                const Tokenizer& tokenizer, const FtTokens& t,
-                                const std::vector<InstructionExample>& examples) {
+absl::StatusOr<LossResult> FtLoss(const IcFormer& former, const Decoder& decoder,
+                                  const Tokenizer& tokenizer, const FtTokens& t,
+                                  const std::vector<InstructionExample>& examples) {
   const int64_t B = static_cast<int64_t>(examples.size());
   const int64_t L = former.config().max_chunk_len;
   const int64_t chunks = static_cast<int64_t>(examples[0].context.size()) / L;
@@ -189,7 +179,7 @@ absl::StatusOr<AeResult> FtLoss(const IcFormer& former, const Decoder& decoder,
                                    .index_select(0, torch::tensor(flat_positions, torch::kLong))
                                    .to(torch::kFloat);  // [answer tokens, V]
   const torch::Tensor label_tensor = torch::tensor(labels, torch::kLong);
-  AeResult result;
+  LossResult result;
   result.loss = torch::cross_entropy_loss(logits, label_tensor);
   result.accuracy = logits.argmax(-1).eq(label_tensor).to(torch::kFloat).mean().item<double>();
   return result;
@@ -220,44 +210,6 @@ absl::StatusOr<std::unique_ptr<IcFormer>> FtStart(const std::string& directory,
   config.answer_suffix = kFtAnswerSuffix;
   return IcFormer::Create(config, std::move(weights), std::move(params), std::move(decoder));
 }
-
-// Windows [first, first + B) of `windows` (cyclically) as a [B, n] tensor.
-torch::Tensor Batch(const std::vector<std::vector<int32_t>>& windows, int64_t first, int64_t B) {
-  const int64_t n = static_cast<int64_t>(windows[0].size());
-  torch::Tensor ids = torch::empty({B, n}, torch::kLong);
-  for (int64_t b = 0; b < B; ++b) {
-    const std::vector<int32_t>& w = windows[(first + b) % windows.size()];
-    for (int64_t t = 0; t < n; ++t) ids[b][t] = w[t];
-  }
-  return ids;
-}
-
-absl::StatusOr<std::vector<std::vector<int32_t>>> LoadWindows(const Tokenizer& tokenizer,
-                                                              const std::string& path,
-                                                              int64_t n, int64_t count,
-                                                              uint64_t seed) {
-  absl::StatusOr<std::vector<JsonlRecord>> docs = ReadJsonl(path, {"text"});
-  if (!docs.ok()) return docs.status();
-  WindowOptions options;
-  options.length = n;
-  options.max_windows = count;
-  options.seed = seed;
-  absl::StatusOr<std::vector<std::vector<int32_t>>> windows =
-      PackWindows(tokenizer, Texts(*docs, "text"), options);
-  if (windows.ok() && windows->empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(path, " gives no window of ", n, " tokens"));
-  }
-  return windows;
-}
-
-// One stage's data and loss: the loss of training step `step`, and a
-// validation pass.
-struct Stage {
-  std::function<absl::StatusOr<torch::Tensor>(int64_t step)> train_loss;
-  std::function<absl::StatusOr<AeResult>(int64_t batch)> valid_loss;  // batch index
-  int64_t valid_batches = 0;
-  int64_t tokens_per_step = 0;
-};
 
 absl::StatusOr<std::unique_ptr<IcFormer>> FreshAeFormer(std::shared_ptr<const Decoder> decoder) {
   icformer::IcFormerConfig config;
@@ -334,8 +286,7 @@ absl::Status Run() {
       return absl::FailedPreconditionError(
           absl::StrCat("--export_only needs a checkpoint in ", out_dir, " and --export_dir"));
     }
-    const std::string name = std::filesystem::path(*latest).filename().string();  // ckpt-<step>
-    return export_former(std::stoll(name.substr(name.find('-') + 1)));
+    return export_former(CheckpointStep(*latest));
   }
 
   // The stage's data.
@@ -354,7 +305,7 @@ absl::Status Run() {
   if (stage_name == "ae") {
     stage.tokens_per_step = B * n;
     stage.train_loss = [&](int64_t step) -> absl::StatusOr<torch::Tensor> {
-      absl::StatusOr<AeResult> r = AeLoss(*former, *decoder, Batch(*train, step * B, B));
+      absl::StatusOr<LossResult> r = AeLoss(*former, *decoder, Batch(*train, step * B, B));
       if (!r.ok()) return r.status();
       return r->loss;
     };
@@ -408,12 +359,12 @@ absl::Status Run() {
     stage.train_loss = [&, examples](int64_t step) -> absl::StatusOr<torch::Tensor> {
       auto batch = examples(*train_examples, seed * 1000003 + step, step);
       if (!batch.ok()) return batch.status();
-      absl::StatusOr<AeResult> r = FtLoss(*former, *decoder, **tokenizer, ft_tokens, *batch);
+      absl::StatusOr<LossResult> r = FtLoss(*former, *decoder, **tokenizer, ft_tokens, *batch);
       if (!r.ok()) return r.status();
       return r->loss;
     };
     stage.valid_batches = 6;  // two of each kind
-    stage.valid_loss = [&, examples](int64_t batch) -> absl::StatusOr<AeResult> {
+    stage.valid_loss = [&, examples](int64_t batch) -> absl::StatusOr<LossResult> {
       auto examples_of_batch = examples(*valid_examples, 99991 + batch, batch);
       if (!examples_of_batch.ok()) return examples_of_batch.status();
       return FtLoss(*former, *decoder, **tokenizer, ft_tokens, *examples_of_batch);
@@ -436,44 +387,18 @@ absl::Status Run() {
                  static_cast<long long>(trainer.step()));
   }
 
-  const auto evaluate = [&]() -> absl::Status {
-    torch::NoGradGuard no_grad;
-    double loss = 0, accuracy = 0;
-    for (int64_t batch = 0; batch < stage.valid_batches; ++batch) {
-      absl::StatusOr<AeResult> r = stage.valid_loss(batch);
-      if (!r.ok()) return r.status();
-      loss += r->loss.item<double>();
-      accuracy += r->accuracy;
-    }
-    std::fprintf(stderr, "eval step %lld: validation loss %.4f token accuracy %.4f\n",
-                 static_cast<long long>(trainer.step()), loss / stage.valid_batches,
-                 accuracy / stage.valid_batches);
-    return absl::OkStatus();
-  };
   const auto save = [&]() -> absl::Status {
     const std::string path = CheckpointPath(out_dir, trainer.step());
     if (absl::Status s = icformer::SaveIcFormer(*former, path, torch::kFloat); !s.ok()) return s;
     if (absl::Status s = trainer.SaveState(path + "/trainer.pt"); !s.ok()) return s;
     return CommitCheckpoint(out_dir, trainer.step());
   };
-
-  if (absl::Status s = evaluate(); !s.ok()) return s;
-  while (trainer.step() < steps) {
-    const int64_t step = trainer.step();
-    absl::StatusOr<StepStats> stats =
-        trainer.Step([&] { return stage.train_loss(step); }, stage.tokens_per_step);
-    if (!stats.ok()) return stats.status();
-    const int64_t done = trainer.step();
-    if (done % absl::GetFlag(FLAGS_log_every) == 0 || done == steps) {
-      std::fprintf(stderr, "%s\n", trainer.ProgressLine().c_str());
-    }
-    if (done % absl::GetFlag(FLAGS_checkpoint_every) == 0 || done == steps) {
-      if (absl::Status s = save(); !s.ok()) return s;
-    }
-    if (done % absl::GetFlag(FLAGS_eval_every) == 0 || done == steps) {
-      if (absl::Status s = evaluate(); !s.ok()) return s;
-    }
-  }
+  LoopOptions loop;
+  loop.steps = steps;
+  loop.log_every = absl::GetFlag(FLAGS_log_every);
+  loop.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
+  loop.eval_every = absl::GetFlag(FLAGS_eval_every);
+  if (absl::Status s = RunStage(stage, loop, trainer, save); !s.ok()) return s;
   return export_dir.empty() ? absl::OkStatus() : export_former(trainer.step());
 }
 

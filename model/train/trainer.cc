@@ -1,6 +1,9 @@
 #include "model/train/trainer.h"
 
+#include <ftw.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -124,6 +127,23 @@ std::string CheckpointPath(const std::string& dir, int64_t step) {
   return absl::StrCat(dir, "/ckpt-", step);
 }
 
+namespace {
+
+int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
+  return std::remove(path) == 0 ? 0 : -1;
+}
+
+// Removes `path` and everything under it, with libc's nftw. Not
+// std::filesystem::remove_all: libtorch.so exports its own copy of
+// libstdc++'s filesystem code, which the dynamic linker binds ahead of
+// libstdc++'s, and that copy's remove_all jumps to a null address as soon as
+// it has to recurse into a non-empty directory.
+void RemoveTree(const std::string& path) {
+  nftw(path.c_str(), RemoveEntry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+}  // namespace
+
 absl::Status CommitCheckpoint(const std::string& dir, int64_t step) {
   const std::string latest = dir + "/LATEST";
   {
@@ -147,7 +167,7 @@ absl::Status CommitCheckpoint(const std::string& dir, int64_t step) {
   }
   std::sort(older.begin(), older.end());
   for (size_t i = 0; i + 1 < older.size(); ++i) {
-    std::filesystem::remove_all(CheckpointPath(dir, older[i]), error);
+    RemoveTree(CheckpointPath(dir, older[i]));
   }
   return absl::OkStatus();
 }

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -109,7 +110,10 @@ TEST(TrainerTest, CommitKeepsTheNewestTwoCheckpoints) {
   const std::string dir = TempDir("commit");
   EXPECT_FALSE(LatestCheckpoint(dir).has_value());
   for (int64_t step : {10, 20, 30}) {
-    std::filesystem::create_directories(CheckpointPath(dir, step));
+    // Checkpoints hold files, and directories (removing them must recurse).
+    std::filesystem::create_directories(CheckpointPath(dir, step) + "/sub");
+    std::ofstream(CheckpointPath(dir, step) + "/trainer.pt") << "state";
+    std::ofstream(CheckpointPath(dir, step) + "/sub/model.safetensors") << "weights";
     ASSERT_TRUE(CommitCheckpoint(dir, step).ok());
   }
   EXPECT_EQ(LatestCheckpoint(dir), CheckpointPath(dir, 30));

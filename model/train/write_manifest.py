@@ -4,7 +4,7 @@
 The manifest says what the directory holds and how it was made, so that a
 reader can check it and a maintainer can remake it:
   files       name -> sha256 and bytes (the manifest itself excluded)
-  config      the checkpoint's config.json
+  config      the checkpoint's config.json (IC-Former) or rcc_config.json (RCC)
   base_model  the decoder it was trained over: directory name and the sha256
               of its model.safetensors (deploy/build_base_model.py pins it)
   recipe      the commands that trained and exported it, verbatim
@@ -67,9 +67,13 @@ def main() -> int:
     for path in sorted(model_dir.iterdir()):
         if path.is_file() and path.name != "manifest.json":
             files[path.name] = {"sha256": sha256_of(path), "bytes": path.stat().st_size}
+    # An IC-Former directory has config.json; an RCC one has rcc_config.json.
+    config_path = model_dir / "config.json"
+    if not config_path.exists():
+        config_path = model_dir / "rcc_config.json"
     manifest = {
         "files": files,
-        "config": json.loads((model_dir / "config.json").read_text()),
+        "config": json.loads(config_path.read_text()),
         "base_model": {
             "directory": base_dir.name,
             "model.safetensors sha256": sha256_of(base_dir / "model.safetensors"),

@@ -6,7 +6,10 @@ model.safetensors, tokenizer.json) and OUTPUT_DIR/rcc/ (rcc_config.json and
 rcc.safetensors with gpt_neox.rcc_encoder.* and the projections, in the
 released RCC schema) and OUTPUT_DIR/icformer/ (the former's config.json and
 model.safetensors with the published names, param.pt with the digest
-embeddings, AE and FT). The outputs are gibberish; the plumbing is real.
+embeddings, AE and FT) and OUTPUT_DIR/rcc_shared/ (an RCC whose encoder is
+the decoder itself, as this project trains them: rcc_config.json with
+encoder_shares_decoder_weights and only the projections). The outputs are
+gibberish; the plumbing is real.
 
 Usage: make_tiny_model.py TOKENIZER_JSON OUTPUT_DIR
 """
@@ -44,6 +47,18 @@ def main():
         json.dump({"compression_ratio": R, "segment_tokens": W, "placeholder_token_id": 1,
                    "storage_dtype": "float32"}, f)
     write_icformer(os.path.join(out, "icformer"))
+    write_shared_rcc(os.path.join(out, "rcc_shared"))
+
+
+def write_shared_rcc(out, hidden=32, layers=2):
+    os.makedirs(out, exist_ok=True)
+    rcc = {"gpt_neox.rcc_encoder2gpt_embed.weight": torch.eye(hidden) + torch.randn(hidden, hidden) / 20}
+    for i in range(layers):
+        rcc[f"gpt_neox.rcc_encoder2gpt_A_matrix.{i}.weight"] = torch.randn(hidden, hidden) / 6
+    save_file(rcc, os.path.join(out, "rcc.safetensors"))
+    with open(os.path.join(out, "rcc_config.json"), "w") as f:
+        json.dump({"compression_ratio": R, "segment_tokens": W, "placeholder_token_id": 1,
+                   "storage_dtype": "float32", "encoder_shares_decoder_weights": True}, f)
 
 
 def write_icformer(out, hidden=32, layers=2, heads=4, kv_heads=2, inter=48, digests=4):
