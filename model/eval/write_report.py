@@ -47,6 +47,15 @@ def reason(entry):
     return f"n/a: {entry.get('reason', entry.get('status'))}"
 
 
+def short_reason(entry):
+    """reason() cut to its first clause, for the headline and target tables."""
+    text = reason(entry)
+    for stop in (" (", ": use", "; "):
+        if stop in text[5:]:
+            text = text[:5 + text[5:].index(stop)]
+    return text
+
+
 def rows(entry):
     return entry.get("results", []) if ok(entry) else []
 
@@ -71,7 +80,7 @@ def headline(report):
         recon_rows = rows(recon)
         ratios = sorted({round(r["ratio"], 1) for r in recon_rows})
         compression = ", ".join(ratio_label(r) for r in ratios) if ratios else "n/a"
-        bleu = ", ".join(f"{fmt(r['bleu'])} @{r['length']}" for r in recon_rows) or reason(recon)
+        bleu = ", ".join(f"{fmt(r['bleu'])} @{r['length']}" for r in recon_rows) or short_reason(recon)
         pk = report.get("passkey", {}).get(m)
         measured = [r for r in rows(pk) if r.get("status") == "ok"]
         if measured:
@@ -79,7 +88,7 @@ def headline(report):
                                 if r["length"] % 1024 == 0 else f"{r['accuracy']:.0%} @{r['length']}"
                                 for r in measured)
         else:
-            passkey = reason(pk) if not ok(pk) else "no length fits"
+            passkey = short_reason(pk) if not ok(pk) else "no length fits"
         qa = report.get("qa", {}).get(m)
         if ok(qa):
             parts = []
@@ -91,9 +100,9 @@ def headline(report):
                 parts.append(fmt(s["f1"]) + (f" ({rel:.0%})" if rel is not None and m != "NONE" else ""))
             qa_cell = " / ".join(parts)
         else:
-            qa_cell = reason(qa)
+            qa_cell = short_reason(qa)
         p = ppl.get(m)
-        ppl_cell = fmt(p.get("perplexity"), 2) if ok_ppl(p) else reason(p)
+        ppl_cell = fmt(p.get("perplexity"), 2) if ok_ppl(p) else short_reason(p)
         speed = report.get("speed", {}).get(m)
         speed_rows = rows(speed)
         if m == "NONE":
@@ -103,7 +112,7 @@ def headline(report):
                 if r.get("prefix_seconds") is not None) or "not measured")
         else:
             speed_cell = ", ".join(f"{r['tokens_per_s']:,.0f} @{r['length']}" for r in speed_rows
-                                   if r.get("tokens_per_s")) or reason(speed)
+                                   if r.get("tokens_per_s")) or short_reason(speed)
         out.append(f"| {m} | {compression} | {bleu} | {passkey} | {qa_cell} | {ppl_cell} | "
                    f"{speed_cell} |")
     return "\n".join(out)
@@ -141,7 +150,7 @@ def targets(report):
             out.append(f"| passkey >= 95% at every measured length | {m} | {cell} | "
                        f"{'yes' if worst >= TARGETS['passkey'] else 'no'} |")
         else:
-            out.append(f"| passkey >= 95% at every measured length | {m} | {reason(pk)} | "
+            out.append(f"| passkey >= 95% at every measured length | {m} | {short_reason(pk)} | "
                        "not measured |")
     for m in compressed:
         qa = report.get("qa", {}).get(m)
@@ -158,7 +167,7 @@ def targets(report):
                 met = "yes" if all(r >= TARGETS["qa_vs_none"] for _, _, r in rels) else "no"
             out.append(f"| QA within 90% of NONE | {m} | {cell} | {met} |")
         else:
-            out.append(f"| QA within 90% of NONE | {m} | {reason(qa)} | not measured |")
+            out.append(f"| QA within 90% of NONE | {m} | {short_reason(qa)} | not measured |")
     if not compressed:
         out.append("| (all) | | no compressor was loaded | not measured |")
     return "\n".join(out)
