@@ -220,7 +220,7 @@ def qa_table(report):
         if not ok(entry):
             out.append(f"| {m} | {reason(entry)} | | | | | | |")
             continue
-        for name, s in entry["sets"].items():
+        for name, s in sorted(entry["sets"].items(), key=lambda kv: kv[0] != "verses"):
             out.append(f"| {m} | {name} | {s['samples']} | {s['ratio']:.1f}x | "
                        f"{s['exact_match']:.3f} | {s['f1']:.3f} | "
                        f"{fmt(s.get('exact_match_vs_none'), 2)} | {fmt(s.get('f1_vs_none'), 2)} |")
@@ -231,7 +231,10 @@ def perplexity_table(report):
     p = report["perplexity"]
     out = [f"Windows of {p['window_tokens']} tokens, {p['samples']} pairs.", "",
            "| given | ratio | perplexity | mean log-prob | tokens |", "| --- | --- | --- | --- | --- |"]
-    for name, c in p["conditions"].items():
+    names = ["no_context", "NONE"] + [m for m in ORDER if m != "NONE"]
+    names += [n for n in p["conditions"] if n not in names]
+    for name in [n for n in names if n in p["conditions"]]:
+        c = p["conditions"][name]
         label = {"no_context": "nothing", "NONE": "the raw previous window (NONE)"}.get(
             name, f"the {name} memory of the previous window")
         if "perplexity" not in c:
@@ -253,7 +256,10 @@ def speed_table(report):
         for r in entry["results"]:
             prefix = fmt(r.get("prefix_seconds"), 3) if r.get("prefix_seconds") is not None \
                 else f"n/a ({r.get('prefix_note', '')})"
-            tps = f"{r['tokens_per_s']:,.0f}" if r.get("tokens_per_s") else "n/a"
+            if m == "NONE":
+                tps = "(keeps the tokens)"
+            else:
+                tps = f"{r['tokens_per_s']:,.0f}" if r.get("tokens_per_s") else "n/a"
             out.append(f"| {m} | {r['length']} | {r['compress_seconds']:.4f} | {tps} | "
                        f"{r['memory_slots']} | {r['memory_bytes']:,} | {prefix} |")
     return "\n".join(out)
@@ -373,6 +379,9 @@ def document(report, plots, command):
         targets(report),
         "",
     ]
+    observed = notes(report)
+    if observed:
+        parts += ["Reading these figures:", "", observed, ""]
     if "reconstruction" in report:
         parts += ["## Reconstruction", "",
                   "Windows of the test split, compressed in one Compress call each and",
@@ -423,12 +432,50 @@ def document(report, plots, command):
     return "\n".join(parts).rstrip() + "\n"
 
 
+def notes(report):
+    """Observations that follow from the figures themselves."""
+    out = []
+    none_pk = [r for r in rows(report.get("passkey", {}).get("NONE")) if r.get("status") == "ok"]
+    weak = [r for r in none_pk if r["accuracy"] < TARGETS["passkey"]]
+    if weak:
+        out.append("- The uncompressed baseline itself stays below 95% passkey accuracy ("
+                   + ", ".join(f"{r['accuracy']:.0%} at {r['length']}" for r in weak)
+                   + "): the small decoder, not compression, limits retrieval here; a compressed "
+                   "method can only beat it if its fine-tuning teaches the task.")
+    too_long = [r["length"] for r in rows(report.get("passkey", {}).get("NONE"))
+                if r.get("status") == "exceeds_capacity"]
+    if too_long:
+        out.append(f"- NONE cannot hold {', '.join(str(n) for n in too_long)} tokens: context, "
+                   f"question and answer must fit in the decoder's "
+                   f"{report['model']['max_positions']} positions; compressed memories of the "
+                   "same text are 1/ratio as long.")
+    none_qa = report.get("qa", {}).get("NONE")
+    if ok(none_qa):
+        ems = [s["exact_match"] for s in none_qa["sets"].values()]
+        if ems and max(ems) < 0.2:
+            out.append("- Answers are free-form chat replies, rarely the bare verse or definition, "
+                       "so exact match is near 0 for every method; token F1 is the informative "
+                       "score and the ratio to NONE is the target's measure.")
+    for m in methods_of(report):
+        if m == "NONE":
+            continue
+        for what in ("passkey", "qa"):
+            entry = report.get(what, {}).get(m)
+            if entry is not None and entry.get("status") == "n/a":
+                out.append(f"- {m} could not answer ({what}): {entry.get('reason')}. Its "
+                           "reconstruction, perplexity and speed are measured; answering needs "
+                           "the fine-tuned (FT) checkpoint.")
+                break
+    return "\n".join(out)
+
+
 def readme_section(report, label):
     return "\n".join([
         "## Evaluation",
         "",
-        f"Measured by `model/eval/run_evaluation.sh` ({label}); every table, the targets and",
-        "the plots are in [docs/evaluation.md](docs/evaluation.md).",
+        f"Measured by `model/eval/run_evaluation.sh`; checkpoint: {label}.",
+        "Every table, the issue's targets and the plots are in",
+        "[docs/evaluation.md](docs/evaluation.md).",
         "",
         headline(report),
     ])
