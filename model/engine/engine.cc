@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -300,6 +301,9 @@ class TorchEngine final : public Engine {
 
   absl::StatusOr<std::vector<GenerationOutcome>> Generate(
       const std::vector<GenerationJob>& jobs, const TokenCallback& on_token) const override;
+
+  absl::StatusOr<double> ScoreContinuation(
+      const Memory* memory, const std::vector<int32_t>& continuation) const override;
 
  private:
   absl::Status NotLoaded(Method method) const {
@@ -621,6 +625,69 @@ absl::StatusOr<std::vector<GenerationOutcome>> TorchEngine::Generate(
   return outcomes;
 }
 
+// The sum over t of log_softmax(logits[0, first + t])[continuation[t]].
+double SumLogProbs(const torch::Tensor& logits, int64_t first,
+                   const std::vector<int32_t>& continuation) {
+  const int64_t T = static_cast<int64_t>(continuation.size());
+  const torch::Tensor log_probs =
+      torch::log_softmax(logits[0].narrow(0, first, T).to(torch::kFloat32), -1);  // [T, V]
+  const torch::Tensor targets =
+      torch::tensor(Widen(continuation), torch::kLong).to(log_probs.device()).unsqueeze(1);
+  return log_probs.gather(1, targets).sum().to(torch::kFloat64).item<double>();
+}
+
+absl::StatusOr<double> TorchEngine::ScoreContinuation(
+    const Memory* memory, const std::vector<int32_t>& continuation) const {
+  if (continuation.empty()) {
+    return absl::InvalidArgumentError("ScoreContinuation needs a non-empty continuation");
+  }
+  if (memory != nullptr && !Supports(memory->method())) return NotLoaded(memory->method());
+  const int64_t T = static_cast<int64_t>(continuation.size());
+  return transformer::internal::GuardTorch(
+      "ScoreContinuation", [&]() -> absl::StatusOr<double> {
+        torch::InferenceMode guard;
+        const torch::Device device = decoder_->options().device;
+        if (memory != nullptr && memory->method() == Method::kRcc) {
+          // [placeholder x P, continuation] with the memory injected: [1, P+T, V].
+          absl::StatusOr<torch::Tensor> logits = rcc_->InjectedLogits(
+              static_cast<const RccMemory&>(*memory).tensor(), Widen(continuation));
+          if (!logits.ok()) return logits.status();
+          return SumLogProbs(*logits, logits->size(1) - T - 1, continuation);
+        }
+        DecoderInput input;
+        input.logits = transformer::LogitsMode::kAll;
+        int64_t context = 0;  // positions before the continuation
+        if (memory != nullptr && memory->method() == Method::kIcFormer) {
+          const torch::Tensor& digests = static_cast<const IcMemory&>(*memory).tensor();  // [D, C]
+          absl::StatusOr<torch::Tensor> words = decoder_->Embed(
+              torch::tensor(Widen(continuation), torch::kLong).unsqueeze(0).to(device));
+          if (!words.ok()) return words.status();  // [1, T, C]
+          context = digests.size(0);
+          input.inputs_embeds =
+              torch::cat({digests.to(device, words->scalar_type()).unsqueeze(0), *words}, 1);
+        } else {
+          std::vector<int32_t> ids;
+          if (memory != nullptr) {
+            ids = static_cast<const TokenMemory&>(*memory).ids();
+          } else {
+            std::optional<int32_t> start = tokenizer_->bos_id();
+            if (!start) start = tokenizer_->eos_id();
+            if (!start) {
+              return absl::FailedPreconditionError(
+                  "the tokenizer defines neither BOS nor EOS to start a context-free score");
+            }
+            ids = {*start};
+          }
+          context = static_cast<int64_t>(ids.size());
+          ids.insert(ids.end(), continuation.begin(), continuation.end());
+          input.input_ids = torch::tensor(Widen(ids), torch::kLong).unsqueeze(0).to(device);
+        }
+        absl::StatusOr<transformer::DecoderOutput> out = decoder_->Forward(input);  // [1, ctx+T, V]
+        if (!out.ok()) return out.status();
+        return SumLogProbs(out->logits, context - 1, continuation);
+      });
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options) {
@@ -661,6 +728,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& option
         d.vocab_size = c.vocab_size;
         d.hidden_size = c.hidden_size;
         d.num_layers = c.num_hidden_layers;
+        d.max_positions = c.max_position_embeddings;
         d.methods = {Method::kNone};
         if (rcc) {
           d.methods.insert(d.methods.begin(), Method::kRcc);

@@ -91,6 +91,9 @@ struct ModelDescription {
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
   int64_t num_layers = 0;
+  // The decoder's max_position_embeddings: memory slots, prompt and answer
+  // together must fit in it.
+  int64_t max_positions = 0;
   std::vector<Method> methods;
   int64_t rcc_ratio = 0;
   int64_t rcc_segment_tokens = 0;
@@ -189,6 +192,22 @@ class Engine {
   // Generate runs the jobs as one batch.
   virtual absl::StatusOr<std::vector<GenerationOutcome>> Generate(
       const std::vector<GenerationJob>& jobs, const TokenCallback& on_token) const = 0;
+
+  // ScoreContinuation is the summed natural-log probability that the decoder
+  // gives `continuation` (non-empty token ids), teacher-forced, as the text
+  // that directly follows `memory`'s context: the measure behind perplexity,
+  // exp(-sum / continuation.size()). It is for evaluation; serving never
+  // calls it. The decoder reads the memory as plain preceding text, without
+  // a chat template: NONE its tokens, RCC its P memory positions (the
+  // memory injected as for answering), IC-Former its digests (ICAE's
+  // language-modelling layout [digests, text]). A null memory is no
+  // context: the continuation follows the tokenizer's BOS token (EOS when it
+  // has none), so that its first token is scored too. One decoder pass over
+  // memory and continuation. INVALID_ARGUMENT for an empty continuation or
+  // ids outside the vocabulary; FAILED_PRECONDITION when the memory's method
+  // is not loaded.
+  virtual absl::StatusOr<double> ScoreContinuation(
+      const Memory* memory, const std::vector<int32_t>& continuation) const = 0;
 };
 
 }  // namespace ccs::model
