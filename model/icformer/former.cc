@@ -204,12 +204,19 @@ absl::StatusOr<std::unique_ptr<IcFormer>> IcFormer::Initialize(
   return GuardTorch("IcFormer::Initialize", [&]() -> absl::StatusOr<std::unique_ptr<IcFormer>> {
     torch::NoGradGuard no_grad;
     at::Generator gen = at::detail::createCPUGenerator(seed);
+    // The word embeddings' scale (their root mean square): the digests are
+    // decoder inputs among word embeddings, and the final norm sets theirs.
+    const double scale =
+        decoder->embedding_table().to(torch::kFloat).pow(2).mean().sqrt().item<double>();
     WeightMap weights;
     for (const auto& [name, shape] : ExpectedIcFormerWeights(config)) {  // sorted by name
-      weights[name] = shape.size() == 1 ? torch::ones(shape, torch::kFloat)
-                                        : 0.02 * at::randn(shape, gen, torch::kFloat);
+      if (name == "encoder.norm.weight") {
+        weights[name] = torch::full(shape, scale, torch::kFloat);
+      } else {
+        weights[name] = shape.size() == 1 ? torch::ones(shape, torch::kFloat)
+                                          : 0.02 * at::randn(shape, gen, torch::kFloat);
+      }
     }
-    const double scale = decoder->embedding_table().to(torch::kFloat).std().item<double>();
     const int64_t k = config.num_query_tokens, C = config.hidden_size;
     IcFormerParams params;
     params.digest_embeddings = scale * at::randn({1, k, C}, gen, torch::kFloat);

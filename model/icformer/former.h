@@ -112,10 +112,11 @@ class IcFormer {
   // --- Training (model/train); serving never calls these. ---
 
   // Initialize makes a former with fresh weights from `seed`, to be trained:
-  // projections ~ N(0, 0.02^2), norms 1, and digest_embeddings, AE and (when
-  // `with_ft`) FT drawn like rows of the decoder's embedding table (normal
-  // with the table's standard deviation), so that they start at the scale of
-  // the word embeddings they sit among. Errors as Create.
+  // projections ~ N(0, 0.02^2), norms 1 except the final one, which starts
+  // at the word embeddings' root mean square s (so that digests enter the
+  // decoder at the scale of the embeddings they sit among; with 1 they would
+  // be 1/s times larger, 7.4x for SmolLM2), and digest_embeddings, AE and
+  // (when `with_ft`) FT ~ N(0, s^2). Errors as Create.
   static absl::StatusOr<std::unique_ptr<IcFormer>> Initialize(
       const IcFormerConfig& config, std::shared_ptr<const transformer::Decoder> decoder,
       uint64_t seed, bool with_ft, const IcFormerOptions& options = {});
