@@ -21,7 +21,7 @@ python3 deploy/test_summary.py bazel-testlogs $(bazel query 'tests(//...)' 2>/de
   > .test-summary-main.txt
 
 asan_targets=(//tests:e2e_test //tests:e2e_security_test //tests:e2e_metrics_test
-  //server/... //client/... //model:utf8_test
+  //tests:e2e_batching_test //server/... //client/... //model:utf8_test
   //model/weights:safetensors_test //model/weights:safetensors_fuzz_test)
 echo "[test] bazel test --config=asan ${asan_targets[*]}"
 bazel test --config=asan "${jobs_flag[@]}" "$@" "${asan_targets[@]}" || status=1

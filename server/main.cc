@@ -47,9 +47,21 @@ ABSL_FLAG(std::string, icformer_dir, "",
           "param.pt); empty: no IC-Former");
 ABSL_FLAG(std::string, model_name, "default", "the name clients use for the model");
 ABSL_FLAG(std::string, dtype, "float32", "model weights and activations: float32 or bfloat16");
-ABSL_FLAG(int, workers, 1, "threads running model work (each uses --threads)");
+ABSL_FLAG(int, workers, 1,
+          "threads preparing requests, and running model work that is not batched (each uses "
+          "--threads)");
 ABSL_FLAG(int, queue_capacity, 64,
-          "requests that may wait for a worker; more get RESOURCE_EXHAUSTED");
+          "requests that may wait in each scheduler queue (work queue, compress batcher, decode "
+          "batch); more get RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, compress_max_batch, 1,
+          "contexts of concurrent Compress calls compressed in one model call; 1 = no batching "
+          "(the default: on a CPU one context already fills the matrix units, and the measured "
+          "effect of batching is a loss; see docs/benchmarks.md)");
+ABSL_FLAG(int, compress_max_wait_us, 2000,
+          "microseconds a Compress call may wait for others to join its batch");
+ABSL_FLAG(int, decode_max_batch, 16,
+          "Generate and Reconstruct streams decoded together, joining and leaving between "
+          "steps; 1 = no batching (each stream alone on a worker)");
 ABSL_FLAG(int64_t, session_ram_bytes, int64_t{4} << 30,
           "bytes of session memory (and cached prefixes) held in RAM");
 ABSL_FLAG(absl::Duration, session_ttl, absl::Hours(24),
@@ -129,8 +141,16 @@ ccs::server::ServerOptions OptionsFromFlags() {
   }
   options.limits.max_new_tokens =
       PositiveFlag(FLAGS_max_new_tokens, "max_new_tokens");
-  options.workers = PositiveFlag(FLAGS_workers, "workers");
-  options.queue_capacity = PositiveFlag(FLAGS_queue_capacity, "queue_capacity");
+  options.scheduler.workers = PositiveFlag(FLAGS_workers, "workers");
+  options.scheduler.queue_capacity = PositiveFlag(FLAGS_queue_capacity, "queue_capacity");
+  options.scheduler.compress_max_batch =
+      PositiveFlag(FLAGS_compress_max_batch, "compress_max_batch");
+  options.scheduler.decode_max_batch = PositiveFlag(FLAGS_decode_max_batch, "decode_max_batch");
+  const int max_wait_us = absl::GetFlag(FLAGS_compress_max_wait_us);
+  if (max_wait_us < 0) {
+    Fail(absl::StrCat("--compress_max_wait_us=", max_wait_us, ": must not be negative"));
+  }
+  options.scheduler.compress_max_wait = absl::Microseconds(max_wait_us);
   options.sessions.ram_bytes = absl::GetFlag(FLAGS_session_ram_bytes);
   options.sessions.ttl = absl::GetFlag(FLAGS_session_ttl);
   options.sessions.max_sessions_per_tenant =

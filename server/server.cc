@@ -11,7 +11,6 @@
 #include "server/rocksdb_persistence.h"
 #include "server/server_metrics.h"
 #include "server/service.h"
-#include "server/work_queue.h"
 #include "spdlog/spdlog.h"
 
 namespace ccs::server {
@@ -73,9 +72,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     return absl::InvalidArgumentError(
         "message size limits must be positive byte counts");
   }
-  if (options.workers < 1 || options.queue_capacity < 1) {
-    return absl::InvalidArgumentError("workers and queue_capacity must be at least 1");
-  }
+  if (absl::Status s = ValidateSchedulerOptions(options.scheduler); !s.ok()) return s;
   const bool tls = !options.tls_cert_chain_pem.empty();
   if (tls != !options.tls_private_key_pem.empty()) {
     return absl::InvalidArgumentError(
@@ -87,12 +84,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   std::shared_ptr<MetricsRegistry> registry =
       options.metrics != nullptr ? options.metrics : std::make_shared<MetricsRegistry>();
   auto metrics = std::make_unique<ServerMetrics>(registry.get());
-  auto queue = std::make_unique<WorkQueue>(options.workers, options.queue_capacity);
+  auto scheduler = std::make_unique<Scheduler>(options.scheduler, engine.get(), metrics.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   auto service = std::make_unique<ContextCompressionService>(
-      options.limits, engine.get(), store.get(), queue.get(), options.auth.get(), metrics.get());
+      options.limits, engine.get(), store.get(), scheduler.get(), options.auth.get(),
+      metrics.get());
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (tls) {
     grpc::SslServerCredentialsOptions ssl;
@@ -117,14 +115,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       v1::ContextCompression::service_full_name(), true);
   return std::unique_ptr<Server>(new Server(std::move(registry), std::move(metrics),
                                             options.auth, std::move(engine), std::move(store),
-                                            std::move(queue), std::move(service),
+                                            std::move(scheduler), std::move(service),
                                             std::move(server), port));
 }
 
 Server::Server(std::shared_ptr<MetricsRegistry> registry, std::unique_ptr<ServerMetrics> metrics,
                std::shared_ptr<const TokenAuthenticator> auth,
                std::unique_ptr<model::Engine> engine, std::unique_ptr<SessionStore> store,
-               std::unique_ptr<WorkQueue> queue,
+               std::unique_ptr<Scheduler> scheduler,
                std::unique_ptr<ContextCompressionService> service,
                std::unique_ptr<grpc::Server> server, int port)
     : registry_(std::move(registry)),
@@ -132,12 +130,12 @@ Server::Server(std::shared_ptr<MetricsRegistry> registry, std::unique_ptr<Server
       auth_(std::move(auth)),
       engine_(std::move(engine)),
       store_(std::move(store)),
-      queue_(std::move(queue)),
+      scheduler_(std::move(scheduler)),
       service_(std::move(service)),
       server_(std::move(server)),
       port_(port) {
   collector_id_ = registry_->AddCollector([this] {
-    metrics_->SetQueueDepth(queue_->depth());
+    metrics_->SetQueueDepth(scheduler_->depth());
     metrics_->SetSessionStats(store_->stats());
   });
 }
@@ -153,8 +151,8 @@ void Server::Shutdown(absl::Duration drain) {
       std::chrono::system_clock::now() + absl::ToChronoMilliseconds(drain);
   server_->Shutdown(deadline);
   server_->Wait();
-  registry_->RemoveCollector(collector_id_);  // it reads queue_ and store_
-  queue_.reset();  // every accepted task has run
+  registry_->RemoveCollector(collector_id_);  // it reads scheduler_ and store_
+  scheduler_.reset();  // every accepted task has run
 }
 
 }  // namespace ccs::server

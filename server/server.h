@@ -21,6 +21,7 @@
 #include "model/engine/engine.h"
 #include "server/auth.h"
 #include "server/metrics.h"
+#include "server/scheduler.h"
 #include "server/session_store.h"
 #include "server/validation.h"
 
@@ -32,7 +33,6 @@ namespace ccs::server {
 
 class ContextCompressionService;
 class ServerMetrics;
-class WorkQueue;
 
 struct ServerOptions {
   // host:port to listen on; port 0 picks a free port (see Server::port()).
@@ -46,9 +46,9 @@ struct ServerOptions {
   // Directory of the persistent session tier (a RocksDB database in its
   // "sessions" folder). Empty: sessions live in RAM only.
   std::string data_dir;
-  // Threads that run model work, and requests that may wait for them.
-  int workers = 1;
-  int queue_capacity = 64;
+  // Where model work runs and how it is batched (scheduler.h): workers,
+  // queue capacity, compress and decode batch sizes.
+  SchedulerOptions scheduler;
   // TLS: with both set (PEM text), the port serves TLS only; with neither,
   // plaintext. One without the other is INVALID_ARGUMENT.
   std::string tls_cert_chain_pem;
@@ -86,20 +86,20 @@ class Server {
  private:
   Server(std::shared_ptr<MetricsRegistry> registry, std::unique_ptr<ServerMetrics> metrics,
          std::shared_ptr<const TokenAuthenticator> auth, std::unique_ptr<model::Engine> engine,
-         std::unique_ptr<SessionStore> store, std::unique_ptr<WorkQueue> queue,
+         std::unique_ptr<SessionStore> store, std::unique_ptr<Scheduler> scheduler,
          std::unique_ptr<ContextCompressionService> service,
          std::unique_ptr<grpc::Server> server, int port);
 
-  // Shutdown stops the gRPC server, then the workers (which finish the
-  // work they accepted and use everything else), so that what remains can
-  // go in any order. The metrics collector reads store_ and queue_: it is
+  // Shutdown stops the gRPC server, then the scheduler (which finishes the
+  // work it accepted and uses everything else), so that what remains can go
+  // in any order. The metrics collector reads store_ and scheduler_: it is
   // removed before either goes.
   const std::shared_ptr<MetricsRegistry> registry_;
   const std::unique_ptr<ServerMetrics> metrics_;
   const std::shared_ptr<const TokenAuthenticator> auth_;
   const std::unique_ptr<model::Engine> engine_;
   const std::unique_ptr<SessionStore> store_;
-  std::unique_ptr<WorkQueue> queue_;
+  std::unique_ptr<Scheduler> scheduler_;
   const std::unique_ptr<ContextCompressionService> service_;
   const std::unique_ptr<grpc::Server> server_;
   const int port_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -70,17 +71,101 @@ v1::FinishReason ToProto(model::FinishReason reason, bool stopped) {
   return reason == model::FinishReason::kEos ? v1::FINISH_REASON_EOS : v1::FINISH_REASON_LENGTH;
 }
 
+// The call's deadline; InfiniteFuture when it has none.
+absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
+  const std::chrono::system_clock::time_point deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
+// Why a call taken off the work queue should not run: its client cancelled,
+// or its deadline passed while it waited (since `queued`).
+absl::Status StillWanted(grpc::CallbackServerContext* context, absl::Time queued) {
+  if (context->IsCancelled()) return absl::CancelledError("the client cancelled the call");
+  const absl::Time now = absl::Now();
+  if (DeadlineOf(*context) <= now) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("the call's deadline passed while it waited ",
+                     absl::FormatDuration(now - queued), " in the work queue"));
+  }
+  return absl::OkStatus();
+}
+
+// One Generate or Reconstruct call's output: tokens in; text split on whole
+// characters, then the finish reason and usage, out. It runs a stream alone
+// on a worker (batching off) and is the stream's DecodeScheduler sink when
+// decode steps are batched.
+template <typename Response>
+class GenerationStream final : public DecodeScheduler::Sink {
+ public:
+  // `start` is when the call's model work began (time to first token).
+  GenerationStream(const model::Engine& engine, ServerMetrics* metrics,
+                   const model::GenerationJob& job, std::vector<std::string> stops,
+                   absl::Time start, StreamReactor<Response>* stream)
+      : metrics_(metrics),
+        text_(engine.tokenizer(), engine.AnswerMarker(job), std::move(stops)),
+        task_(job.task == model::Task::kReconstruct ? "reconstruct" : "answer"),
+        memory_slots_(job.memory->slots()),
+        start_(start),
+        stream_(stream) {}
+
+  bool OnToken(int32_t token) override {
+    ++generated_;
+    if (first_token_micros_ < 0) {
+      first_token_micros_ = MicrosSince(start_);
+      metrics_->ObserveTimeToFirstToken(task_, absl::Microseconds(first_token_micros_));
+    }
+    const std::string delta = text_.Add(token);
+    if (text_.answering()) pending_.add_token_ids(token);
+    if (!delta.empty()) {
+      pending_.set_text(delta);
+      stream_->Send(std::move(pending_));
+      pending_ = Response();
+    }
+    return !text_.stopped();
+  }
+
+  bool Cancelled() const override { return stream_->cancelled(); }
+
+  void OnDone(absl::StatusOr<model::GenerationOutcome> outcome) override {
+    metrics_->AddGeneratedTokens(task_, generated_);
+    if (!outcome.ok()) return stream_->Close(ToGrpcStatus(outcome.status()));
+    pending_.set_text(pending_.text() + text_.Finish());
+    pending_.set_finish_reason(ToProto(outcome->finish_reason, text_.stopped()));
+    v1::Usage* usage = pending_.mutable_usage();
+    usage->set_prompt_tokens(outcome->prompt_tokens);
+    usage->set_memory_slots(memory_slots_);
+    usage->set_generated_tokens(static_cast<int64_t>(outcome->tokens.size()));
+    usage->set_time_to_first_token_micros(first_token_micros_ < 0 ? MicrosSince(start_)
+                                                                  : first_token_micros_);
+    usage->set_total_micros(MicrosSince(start_));
+    stream_->Send(std::move(pending_));
+    stream_->Close(grpc::Status::OK);
+  }
+
+ private:
+  ServerMetrics* const metrics_;
+  TextStream text_;
+  const char* const task_;
+  const int64_t memory_slots_;
+  const absl::Time start_;
+  StreamReactor<Response>* const stream_;  // valid until Close
+  Response pending_;
+  int64_t generated_ = 0;
+  int64_t first_token_micros_ = -1;
+};
+
 }  // namespace
 
 ContextCompressionService::ContextCompressionService(const RequestLimits& limits,
                                                      const model::Engine* engine,
-                                                     SessionStore* store, WorkQueue* queue,
+                                                     SessionStore* store, Scheduler* scheduler,
                                                      const TokenAuthenticator* auth,
                                                      ServerMetrics* metrics)
     : limits_(limits),
       engine_(engine),
       store_(store),
-      queue_(queue),
+      scheduler_(scheduler),
       auth_(auth),
       metrics_(metrics),
       requests_(metrics) {}
@@ -178,10 +263,8 @@ absl::StatusOr<std::vector<int32_t>> ContextCompressionService::ContextIds(
   return tokens;
 }
 
-absl::Status ContextCompressionService::RunCompress(const std::string& tenant,
-                                                    const v1::CompressRequest& request,
-                                                    v1::CompressResponse* response) const {
-  std::shared_ptr<const model::Memory> base;
+absl::StatusOr<ContextCompressionService::CompressPlan> ContextCompressionService::PlanCompress(
+    const std::string& tenant, const v1::CompressRequest& request) const {
   absl::StatusOr<model::Method> method = absl::UnknownError("unset");
   int64_t held_tokens = 0;
   if (!request.session_id().empty()) {
@@ -204,16 +287,13 @@ absl::Status ContextCompressionService::RunCompress(const std::string& tenant,
       !s.ok()) {
     return s;
   }
+  return CompressPlan{*method, *std::move(ids)};
+}
 
-  const absl::Time start = absl::Now();
-  metrics_->ObserveBatch(BatchKind::kCompress, 1);
-  absl::StatusOr<std::vector<std::shared_ptr<const model::Memory>>> compressed =
-      engine_->Compress(*method, {*ids});
-  if (!compressed.ok()) return compressed.status();
-  const std::shared_ptr<const model::Memory>& added = (*compressed)[0];
-  response->set_compute_micros(MicrosSince(start));
-  metrics_->AddCompressedTokens(model::MethodName(*method), added->tokens(), added->slots());
-
+absl::Status ContextCompressionService::StoreCompressed(
+    const std::string& tenant, const v1::CompressRequest& request, model::Method method,
+    const std::shared_ptr<const model::Memory>& added, v1::CompressResponse* response) const {
+  metrics_->AddCompressedTokens(model::MethodName(method), added->tokens(), added->slots());
   absl::StatusOr<SessionInfo> info = absl::UnknownError("unset");
   if (request.session_id().empty()) {
     info = store_->Create(tenant, engine_->description().name, added);
@@ -236,7 +316,7 @@ absl::Status ContextCompressionService::RunCompress(const std::string& tenant,
   }
   if (!info.ok()) return info.status();
   response->set_session_id(info->id);
-  response->set_method(ToProto(*method));
+  response->set_method(ToProto(method));
   response->set_model(info->model);
   response->set_tokens_in(added->tokens());
   response->set_memory_vectors_out(added->slots());
@@ -255,6 +335,40 @@ absl::Status ContextCompressionService::RunCompress(const std::string& tenant,
   return absl::OkStatus();
 }
 
+void ContextCompressionService::RunCompress(const std::string& tenant, CompressPlan plan,
+                                            grpc::CallbackServerContext* context,
+                                            const v1::CompressRequest* request,
+                                            v1::CompressResponse* response, absl::Time queued,
+                                            std::function<void(const absl::Status&)> finish) const {
+  CompressBatcher* batcher = scheduler_->compress_batcher();
+  if (batcher == nullptr) {  // batching off: compress alone, here
+    const absl::Time start = absl::Now();
+    metrics_->ObserveBatch(BatchKind::kCompress, 1);
+    absl::StatusOr<std::vector<std::shared_ptr<const model::Memory>>> compressed =
+        engine_->Compress(plan.method, {plan.ids});
+    if (!compressed.ok()) return finish(compressed.status());
+    response->set_compute_micros(MicrosSince(start));
+    return finish(StoreCompressed(tenant, *request, plan.method, (*compressed)[0], response));
+  }
+  CompressBatcher::Request batched;
+  batched.method = plan.method;
+  batched.context = std::move(plan.ids);
+  batched.deadline = DeadlineOf(*context);
+  batched.cancelled = [context] { return context->IsCancelled(); };
+  const model::Method method = plan.method;
+  batched.done = [this, tenant, request, response, queued, method, finish](
+                     absl::StatusOr<std::shared_ptr<const model::Memory>> memory,
+                     const CompressBatcher::Timing& timing) {
+    response->set_queue_micros(absl::ToInt64Microseconds(timing.started - queued));
+    if (!memory.ok()) return finish(memory.status());
+    response->set_compute_micros(absl::ToInt64Microseconds(timing.compute));
+    finish(StoreCompressed(tenant, *request, method, *memory, response));
+  };
+  if (absl::Status accepted = batcher->Submit(std::move(batched)); !accepted.ok()) {
+    finish(accepted);
+  }
+}
+
 grpc::ServerUnaryReactor* ContextCompressionService::Compress(grpc::CallbackServerContext* context,
                                                               const v1::CompressRequest* request,
                                                               v1::CompressResponse* response) {
@@ -265,19 +379,21 @@ grpc::ServerUnaryReactor* ContextCompressionService::Compress(grpc::CallbackServ
   if (status.ok()) status = CheckModel(request->model());
   if (!status.ok()) return FinishUnary(context, *log, status);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto finish = [log, reactor](const absl::Status& result) {
+    const grpc::Status wire = ToGrpcStatus(result);
+    log->Finish(wire);
+    reactor->Finish(wire);
+  };
   const std::string tenant = *caller;
   const absl::Time queued = absl::Now();
-  status = queue_->Submit([this, log, reactor, request, response, tenant, queued] {
+  status = scheduler_->Run([this, context, request, response, tenant, queued, finish] {
     response->set_queue_micros(MicrosSince(queued));
-    const grpc::Status wire = ToGrpcStatus(RunCompress(tenant, *request, response));
-    log->Finish(wire);
-    reactor->Finish(wire);
+    if (absl::Status wanted = StillWanted(context, queued); !wanted.ok()) return finish(wanted);
+    absl::StatusOr<CompressPlan> plan = PlanCompress(tenant, *request);
+    if (!plan.ok()) return finish(plan.status());
+    RunCompress(tenant, *std::move(plan), context, request, response, queued, finish);
   });
-  if (!status.ok()) {
-    const grpc::Status wire = ToGrpcStatus(status);
-    log->Finish(wire);
-    reactor->Finish(wire);
-  }
+  if (!status.ok()) finish(status);
   return reactor;
 }
 
@@ -288,36 +404,34 @@ void ContextCompressionService::RunGeneration(const std::string& tenant, model::
                                               grpc::CallbackServerContext* context,
                                               StreamReactor<Response>* stream) const {
   const absl::Time start = absl::Now();
+  DecodeScheduler* decode = scheduler_->decode_scheduler();
   // A session's cached prefix makes later calls prefill only their prompt.
+  // With batched decoding the prefix of a call without a session is built
+  // here too, so that the decode thread prefills only the prompt.
   const bool cacheable = !session_id.empty() && !job.instruction_reconstruction;
-  if (cacheable && job.prefix == nullptr) {
+  const bool prefill_here =
+      decode != nullptr && job.task == model::Task::kAnswer && !job.instruction_reconstruction;
+  if ((cacheable || prefill_here) && job.prefix == nullptr) {
     absl::StatusOr<std::shared_ptr<const model::PrefixCache>> prefix =
         engine_->BuildPrefix(*job.memory);
     if (!prefix.ok()) return stream->Close(ToGrpcStatus(prefix.status()));
     job.prefix = *prefix;
-    store_->SetPrefixCache(tenant, session_id, job.memory, job.prefix);
+    if (cacheable) store_->SetPrefixCache(tenant, session_id, job.memory, job.prefix);
   }
+  auto sink = std::make_unique<GenerationStream<Response>>(*engine_, metrics_, job,
+                                                           std::move(stops), start, stream);
+  if (decode != nullptr) {
+    // The decode scheduler ends the call; on refusal it never saw the stream.
+    absl::Status accepted = decode->Submit(std::move(job), DeadlineOf(*context), std::move(sink));
+    if (!accepted.ok()) stream->Close(ToGrpcStatus(accepted));
+    return;
+  }
+  // Batching off: the stream decodes alone, here.
   absl::Status stopped_by;
-  int64_t first_token_micros = -1;
-  TextStream text(engine_->tokenizer(), engine_->AnswerMarker(job), std::move(stops));
-  Response pending;
-  const char* task = job.task == model::Task::kReconstruct ? "reconstruct" : "answer";
   absl::StatusOr<std::vector<model::GenerationOutcome>> outcomes = engine_->Generate(
       {job}, [&](size_t, int32_t token) {
-        // Each token is one step of a batch of one stream (until the
-        // scheduler batches streams together).
-        metrics_->ObserveBatch(BatchKind::kDecode, 1);
-        if (first_token_micros < 0) {
-          first_token_micros = MicrosSince(start);
-          metrics_->ObserveTimeToFirstToken(task, absl::Microseconds(first_token_micros));
-        }
-        const std::string delta = text.Add(token);
-        if (text.answering()) pending.add_token_ids(token);
-        if (!delta.empty()) {
-          pending.set_text(delta);
-          stream->Send(std::move(pending));
-          pending = Response();
-        }
+        metrics_->ObserveBatch(BatchKind::kDecode, 1);  // a step of a batch of one
+        const bool go_on = sink->OnToken(token);
         if (stream->cancelled()) {
           stopped_by = absl::CancelledError("the client cancelled the call");
           return false;
@@ -326,23 +440,11 @@ void ContextCompressionService::RunGeneration(const std::string& tenant, model::
           stopped_by = absl::DeadlineExceededError("the call's deadline passed while generating");
           return false;
         }
-        return !text.stopped();
+        return go_on;
       });
-  if (!outcomes.ok()) return stream->Close(ToGrpcStatus(outcomes.status()));
-  const model::GenerationOutcome& outcome = (*outcomes)[0];
-  metrics_->AddGeneratedTokens(task, static_cast<int64_t>(outcome.tokens.size()));
-  if (!stopped_by.ok()) return stream->Close(ToGrpcStatus(stopped_by));
-  pending.set_text(pending.text() + text.Finish());
-  pending.set_finish_reason(ToProto(outcome.finish_reason, text.stopped()));
-  v1::Usage* usage = pending.mutable_usage();
-  usage->set_prompt_tokens(outcome.prompt_tokens);
-  usage->set_memory_slots(job.memory->slots());
-  usage->set_generated_tokens(static_cast<int64_t>(outcome.tokens.size()));
-  usage->set_time_to_first_token_micros(first_token_micros < 0 ? MicrosSince(start)
-                                                               : first_token_micros);
-  usage->set_total_micros(MicrosSince(start));
-  stream->Send(std::move(pending));
-  stream->Close(grpc::Status::OK);
+  if (!outcomes.ok()) return sink->OnDone(outcomes.status());
+  if (!stopped_by.ok()) return sink->OnDone(stopped_by);
+  sink->OnDone((*outcomes)[0]);
 }
 
 grpc::ServerWriteReactor<v1::GenerateResponse>* ContextCompressionService::Generate(
@@ -357,7 +459,11 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* ContextCompressionService::Gener
     return stream;
   }
   const std::string tenant = *caller;
-  status = queue_->Submit([this, request, context, stream, tenant] {
+  const absl::Time queued = absl::Now();
+  status = scheduler_->Run([this, request, context, stream, tenant, queued] {
+    if (absl::Status wanted = StillWanted(context, queued); !wanted.ok()) {
+      return stream->Close(ToGrpcStatus(wanted));
+    }
     if (absl::Status s = CheckPromptLength(request->prompt()); !s.ok()) {
       return stream->Close(ToGrpcStatus(s));
     }
@@ -409,7 +515,11 @@ grpc::ServerWriteReactor<v1::ReconstructResponse>* ContextCompressionService::Re
     return stream;
   }
   const std::string tenant = *caller;
-  status = queue_->Submit([this, request, context, stream, tenant] {
+  const absl::Time queued = absl::Now();
+  status = scheduler_->Run([this, request, context, stream, tenant, queued] {
+    if (absl::Status wanted = StillWanted(context, queued); !wanted.ok()) {
+      return stream->Close(ToGrpcStatus(wanted));
+    }
     absl::StatusOr<Session> session = store_->Get(tenant, request->session_id());
     if (!session.ok()) return stream->Close(ToGrpcStatus(session.status()));
     model::GenerationJob job;

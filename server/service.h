@@ -1,7 +1,11 @@
 // The gRPC front end of ccs.v1.ContextCompression (callback API). Handlers
 // only convert and validate: each checks its request (validation.h), then
-// hands the model work to the WorkQueue and returns without blocking; the
-// worker finishes the call (unary) or streams it (Generate, Reconstruct).
+// hands the model work to the Scheduler and returns without blocking. A
+// worker prepares the request (session, tokens, memory prefix) and either
+// runs it or hands it to the compress batcher or the decode scheduler, which
+// finish the call (unary) or stream it (Generate, Reconstruct). A request
+// whose client cancelled, or whose deadline passed, while it waited is
+// answered CANCELLED or DEADLINE_EXCEEDED without running the model.
 //
 // Sessions live in the SessionStore; model work goes through one
 // model::Engine (the model loaded at start-up; none: every model RPC answers
@@ -14,8 +18,10 @@
 #ifndef CCS_SERVER_SERVICE_H_
 #define CCS_SERVER_SERVICE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "ccs/v1/context_compression.grpc.pb.h"
@@ -25,7 +31,7 @@
 #include "server/server_metrics.h"
 #include "server/session_store.h"
 #include "server/validation.h"
-#include "server/work_queue.h"
+#include "server/scheduler.h"
 
 namespace ccs::server {
 
@@ -35,10 +41,10 @@ class StreamReactor;
 class ContextCompressionService final : public v1::ContextCompression::CallbackService {
  public:
   // `engine` may be null (no model loaded), and `auth` (authentication
-  // off); `store`, `queue` and `metrics` must not. All must outlive the
+  // off); `store`, `scheduler` and `metrics` must not. All must outlive the
   // service.
   ContextCompressionService(const RequestLimits& limits, const model::Engine* engine,
-                            SessionStore* store, WorkQueue* queue,
+                            SessionStore* store, Scheduler* scheduler,
                             const TokenAuthenticator* auth, ServerMetrics* metrics);
 
   grpc::ServerUnaryReactor* Compress(grpc::CallbackServerContext* context,
@@ -75,9 +81,26 @@ class ContextCompressionService final : public v1::ContextCompression::CallbackS
   // Tokenizes a Compress request's context and checks its length.
   absl::StatusOr<std::vector<int32_t>> ContextIds(const std::string& text,
                                                   const google::protobuf::RepeatedField<int32_t>& ids) const;
-  // Compresses `ids` into a new session or appends them to `session_id`.
-  absl::Status RunCompress(const std::string& tenant, const v1::CompressRequest& request,
-                           v1::CompressResponse* response) const;
+  // What a Compress call compresses: its method and context tokens, after
+  // the session look-up (appends) and the limits are checked.
+  struct CompressPlan {
+    model::Method method = model::Method::kNone;
+    std::vector<int32_t> ids;
+  };
+  absl::StatusOr<CompressPlan> PlanCompress(const std::string& tenant,
+                                            const v1::CompressRequest& request) const;
+  // Stores `added` (compressed from the plan) as a new session or appended
+  // to the request's, and fills the response.
+  absl::Status StoreCompressed(const std::string& tenant, const v1::CompressRequest& request,
+                               model::Method method,
+                               const std::shared_ptr<const model::Memory>& added,
+                               v1::CompressResponse* response) const;
+  // Runs a planned Compress call: alone (batching off) or through the
+  // compress batcher; `finish` ends the call.
+  void RunCompress(const std::string& tenant, CompressPlan plan,
+                   grpc::CallbackServerContext* context, const v1::CompressRequest* request,
+                   v1::CompressResponse* response, absl::Time queued,
+                   std::function<void(const absl::Status&)> finish) const;
   template <typename Response>
   void RunGeneration(const std::string& tenant, model::GenerationJob job,
                      const std::string& session_id, std::vector<std::string> stops,
@@ -86,7 +109,7 @@ class ContextCompressionService final : public v1::ContextCompression::CallbackS
   const RequestLimits limits_;
   const model::Engine* const engine_;
   SessionStore* const store_;
-  WorkQueue* const queue_;
+  Scheduler* const scheduler_;
   const TokenAuthenticator* const auth_;
   ServerMetrics* const metrics_;
   RequestTracker requests_;

@@ -5,8 +5,8 @@
 //   WorkQueue queue(/*threads=*/2, /*capacity=*/64);
 //   absl::Status accepted = queue.Submit([] { ... model work ... });
 //
-// This version runs one request per task; dynamic batching of Compress and
-// continuous batching of decode steps are not built yet.
+// Each task is one request's work; batching happens elsewhere (the
+// CompressBatcher and DecodeScheduler, see scheduler.h).
 //
 // Thread-safety: Submit may be called from any thread. The destructor stops
 // taking work, runs what was accepted, and joins the threads.

@@ -26,7 +26,10 @@ class ModelEndToEndTest : public ::testing::Test {
         testing::ServerProcess::Start({"--model_dir=" + tiny + "decoder",
                                        "--rcc_dir=" + tiny + "rcc",
                                        "--icformer_dir=" + tiny + "icformer", "--model_name=tiny",
-                                       "--workers=2", "--max_new_tokens=64"});
+                                       "--workers=2", "--max_new_tokens=64",
+                                       // Batching off here (each stream alone on a worker);
+                                       // e2e_batching_test runs with it on.
+                                       "--decode_max_batch=1", "--compress_max_batch=1"});
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = started->release();
   }

@@ -3,6 +3,7 @@
 #include "model/engine/engine.h"
 
 #include <cstdlib>
+#include <map>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -210,6 +211,137 @@ TEST_F(EngineTest, CancellingStopsOneJob) {
   EXPECT_EQ((*out)[0].finish_reason, FinishReason::kCancelled);
   EXPECT_EQ((*out)[0].tokens.size(), 1u);
   EXPECT_EQ((*out)[1].tokens.size(), 20u);
+}
+
+// Drives an engine DecodeBatch, recording each stream's tokens.
+class BatchDriver {
+ public:
+  explicit BatchDriver(const Engine& engine) : batch_(engine.NewDecodeBatch()) {}
+
+  DecodeBatch::StreamId Add(const GenerationJob& job) {
+    std::vector<absl::StatusOr<DecodeBatch::StreamId>> ids = batch_->Add({job});
+    EXPECT_TRUE(ids[0].ok()) << ids[0].status();
+    return ids[0].ok() ? *ids[0] : DecodeBatch::StreamId(-1);
+  }
+
+  void Step() {
+    absl::StatusOr<std::vector<DecodeBatch::Finished>> finished =
+        batch_->Step([this](DecodeBatch::StreamId id, int32_t token) {
+          streamed_[id].push_back(token);
+          return true;
+        });
+    ASSERT_TRUE(finished.ok()) << finished.status();
+    for (DecodeBatch::Finished& f : *finished) outcomes_[f.id] = std::move(f.outcome);
+  }
+
+  DecodeBatch& batch() { return *batch_; }
+  std::map<DecodeBatch::StreamId, std::vector<int32_t>>& streamed() { return streamed_; }
+  std::map<DecodeBatch::StreamId, GenerationOutcome>& outcomes() { return outcomes_; }
+
+ private:
+  std::unique_ptr<DecodeBatch> batch_;
+  std::map<DecodeBatch::StreamId, std::vector<int32_t>> streamed_;
+  std::map<DecodeBatch::StreamId, GenerationOutcome> outcomes_;
+};
+
+// Jobs of every method and task join a running batch at different steps
+// and leave it when they finish (or are removed); each generates exactly
+// what it generates alone.
+TEST_F(EngineTest, StreamsJoiningAndLeavingMidwayEqualEachAlone) {
+  ASSERT_NE(engine_, nullptr);
+  auto a = engine_->Tokenize("First document, rather short.");
+  auto b = engine_->Tokenize("Second document, which is a good deal longer than the first one.");
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::vector<GenerationJob> jobs;
+  for (Method method : {Method::kNone, Method::kRcc, Method::kIcFormer}) {
+    auto memories = engine_->Compress(method, {*a, *b});
+    ASSERT_TRUE(memories.ok()) << memories.status();
+    GenerationJob answer;
+    answer.memory = (*memories)[0];
+    answer.prompt = method == Method::kRcc ? "Summarise it." : "What is it?";
+    answer.sampling.max_new_tokens = 7;
+    jobs.push_back(answer);
+    GenerationJob reconstruct;
+    reconstruct.memory = (*memories)[1];
+    reconstruct.task = Task::kReconstruct;
+    reconstruct.sampling.max_new_tokens = 5;
+    jobs.push_back(reconstruct);
+  }
+  jobs[3].sampling.temperature = 0.9;  // seeded sampling, its own generator
+  jobs[3].sampling.seed = 11;
+  std::vector<std::vector<int32_t>> alone;
+  for (const GenerationJob& job : jobs) alone.push_back(RunJob(*engine_, job));
+
+  BatchDriver d(*engine_);
+  std::vector<DecodeBatch::StreamId> ids;
+  for (const GenerationJob& job : jobs) {  // one joins every step
+    ids.push_back(d.Add(job));
+    d.Step();
+  }
+  while (!d.batch().empty()) d.Step();
+  ASSERT_EQ(d.outcomes().size(), jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    EXPECT_EQ(d.outcomes()[ids[i]].tokens, alone[i]) << "job " << i;
+    EXPECT_EQ(d.streamed()[ids[i]], alone[i]) << "job " << i;
+  }
+  // The NONE reconstruction replays the stored tokens (its first max_new_tokens).
+  EXPECT_EQ(d.outcomes()[ids[1]].tokens, std::vector<int32_t>(b->begin(), b->begin() + 5));
+}
+
+// A stream removed between steps gets no further token, and the others go
+// on unchanged.
+TEST_F(EngineTest, RemovedStreamStopsWithinOneStep) {
+  ASSERT_NE(engine_, nullptr);
+  auto ids = engine_->Tokenize("Context for a stream that is cancelled.");
+  auto memories = engine_->Compress(Method::kRcc, {*ids});
+  ASSERT_TRUE(memories.ok());
+  GenerationJob job;
+  job.memory = (*memories)[0];
+  job.prompt = "Go on.";
+  job.sampling.max_new_tokens = 12;
+  job.sampling.temperature = 0.7;  // not greedy: the two streams differ
+  job.sampling.seed = 3;
+  GenerationJob other = job;
+  other.sampling.seed = 4;
+  const std::vector<int32_t> other_alone = RunJob(*engine_, other);
+  BatchDriver d(*engine_);
+  const DecodeBatch::StreamId cancelled = d.Add(job);
+  const DecodeBatch::StreamId kept = d.Add(other);
+  d.Step();
+  d.Step();
+  absl::StatusOr<GenerationOutcome> removed = d.batch().Remove(cancelled);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(removed->finish_reason, FinishReason::kCancelled);
+  EXPECT_EQ(removed->tokens, d.streamed()[cancelled]);
+  EXPECT_EQ(d.batch().size(), 1u);
+  while (!d.batch().empty()) d.Step();
+  EXPECT_EQ(d.streamed()[cancelled].size(), 2u);
+  EXPECT_EQ(d.outcomes()[kept].tokens, other_alone);
+  EXPECT_EQ(d.batch().Remove(cancelled).status().code(), absl::StatusCode::kNotFound);
+}
+
+// A job that cannot join is refused on its own; the others join.
+TEST_F(EngineTest, BadJobIsRefusedAlone) {
+  ASSERT_NE(engine_, nullptr);
+  auto ids = engine_->Tokenize("Context.");
+  auto memories = engine_->Compress(Method::kNone, {*ids});
+  ASSERT_TRUE(memories.ok());
+  GenerationJob good;
+  good.memory = (*memories)[0];
+  good.prompt = "Fine?";
+  good.sampling.max_new_tokens = 3;
+  GenerationJob bad = good;
+  bad.sampling.top_p = 0;
+  GenerationJob no_memory = good;
+  no_memory.memory = nullptr;
+  std::unique_ptr<DecodeBatch> batch = engine_->NewDecodeBatch();
+  std::vector<absl::StatusOr<DecodeBatch::StreamId>> added = batch->Add({bad, good, no_memory});
+  ASSERT_EQ(added.size(), 3u);
+  EXPECT_EQ(added[0].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(added[0].status().message()), HasSubstr("top_p"));
+  EXPECT_TRUE(added[1].ok());
+  EXPECT_EQ(added[2].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(batch->size(), 1u);
 }
 
 TEST(EngineWithoutRccTest, RccIsFailedPrecondition) {

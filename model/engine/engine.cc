@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -15,6 +16,7 @@
 #include "model/memory_record.h"
 #include "model/rcc/rcc_checkpoint.h"
 #include "model/rcc/rcc_model.h"
+#include "model/transformer/decode_batch.h"
 #include "model/transformer/generate.h"
 #include "model/transformer/internal/torch_errors.h"
 #include "model/transformer/loader.h"
@@ -28,6 +30,8 @@ using transformer::Decoder;
 using transformer::DecoderInput;
 using transformer::GenerationRequest;
 using transformer::KvCache;
+
+class TorchDecodeBatch;
 
 // kNone: the context's own token ids.
 class TokenMemory final : public Memory {
@@ -301,11 +305,18 @@ class TorchEngine final : public Engine {
 
   absl::StatusOr<std::vector<GenerationOutcome>> Generate(
       const std::vector<GenerationJob>& jobs, const TokenCallback& on_token) const override;
+  std::unique_ptr<DecodeBatch> NewDecodeBatch() const override;
 
   absl::StatusOr<double> ScoreContinuation(
       const Memory* memory, const std::vector<int32_t>& continuation) const override;
 
  private:
+  friend class TorchDecodeBatch;
+
+  bool IsStopToken(int64_t token) const {
+    return std::binary_search(stop_ids_.begin(), stop_ids_.end(), token);
+  }
+
   absl::Status NotLoaded(Method method) const {
     return absl::FailedPreconditionError(absl::StrCat(
         "method ", MethodName(method), " is not loaded for model \"", description_.name,
@@ -567,62 +578,197 @@ absl::StatusOr<GenerationRequest> TorchEngine::BuildFormerRequest(
   return request;
 }
 
-absl::StatusOr<std::vector<GenerationOutcome>> TorchEngine::Generate(
-    const std::vector<GenerationJob>& jobs, const TokenCallback& on_token) const {
-  std::vector<GenerationOutcome> outcomes(jobs.size());
+FinishReason ToFinishReason(transformer::FinishReason reason) {
+  switch (reason) {
+    case transformer::FinishReason::kStop:
+      return FinishReason::kEos;
+    case transformer::FinishReason::kCancelled:
+      return FinishReason::kCancelled;
+    case transformer::FinishReason::kLength:
+      break;
+  }
+  return FinishReason::kLength;
+}
+
+// The engine's DecodeBatch: a transformer::DecodeBatch for the streams that
+// need the decoder, and NONE reconstructions replayed from their tokens.
+class TorchDecodeBatch final : public DecodeBatch {
+ public:
+  TorchDecodeBatch(const TorchEngine& engine, const Decoder& decoder)
+      : engine_(engine), batch_(decoder) {}
+
+  std::vector<absl::StatusOr<StreamId>> Add(const std::vector<GenerationJob>& jobs) override;
+  absl::StatusOr<std::vector<Finished>> Step(const TokenCallback& on_token) override;
+  absl::StatusOr<GenerationOutcome> Remove(StreamId id) override;
+  size_t size() const override { return to_sequence_.size() + replays_.size(); }
+
+ private:
+  using SequenceId = transformer::DecodeBatch::SequenceId;
+
+  // A NONE session's reconstruction: the stored tokens themselves.
+  struct Replay {
+    std::shared_ptr<const Memory> memory;
+    int max_new_tokens = 0;
+  };
+
+  // The outcome of a finished sequence: stop tokens are not the client's.
+  GenerationOutcome Outcome(const transformer::GenerationResult& result) const;
+  Finished RunReplay(StreamId id, const Replay& replay, const TokenCallback& on_token) const;
+
+  const TorchEngine& engine_;
+  transformer::DecodeBatch batch_;
+  std::map<StreamId, SequenceId> to_sequence_;
+  std::map<SequenceId, StreamId> to_stream_;
+  std::map<StreamId, Replay> replays_;
+  StreamId next_id_ = 0;
+};
+
+std::vector<absl::StatusOr<DecodeBatch::StreamId>> TorchDecodeBatch::Add(
+    const std::vector<GenerationJob>& jobs) {
+  std::vector<absl::StatusOr<StreamId>> ids(jobs.size(), absl::UnknownError("not added"));
   std::vector<GenerationRequest> requests;
-  std::vector<size_t> model_jobs;  // request index -> job index
+  std::vector<size_t> request_job;  // request index -> job index
   for (size_t i = 0; i < jobs.size(); ++i) {
     const GenerationJob& job = jobs[i];
-    if (job.memory == nullptr) return absl::InvalidArgumentError("a job has no memory");
-    if (job.task == Task::kReconstruct && job.memory->method() == Method::kNone) {
-      // The uncompressed baseline holds the text itself.
-      const auto& ids = static_cast<const TokenMemory&>(*job.memory).ids();
-      GenerationOutcome& out = outcomes[i];
-      out.finish_reason = FinishReason::kEos;
-      for (int32_t id : ids) {
-        if (static_cast<int>(out.tokens.size()) >= job.sampling.max_new_tokens) {
-          out.finish_reason = FinishReason::kLength;
-          break;
-        }
-        out.tokens.push_back(id);
-        if (on_token && !on_token(i, id)) {
-          out.finish_reason = FinishReason::kCancelled;
-          break;
-        }
-      }
+    if (job.memory == nullptr) {
+      ids[i] = absl::InvalidArgumentError("a job has no memory");
       continue;
     }
-    absl::StatusOr<GenerationRequest> request = BuildRequest(job);
-    if (!request.ok()) return request.status();
-    requests.push_back(*std::move(request));
-    model_jobs.push_back(i);
-  }
-  if (requests.empty()) return outcomes;
-  transformer::GenerateOptions options;
-  options.on_token = [&](size_t seq, int64_t token) {
-    if (std::binary_search(stop_ids_.begin(), stop_ids_.end(), token)) return true;
-    return !on_token || on_token(model_jobs[seq], static_cast<int32_t>(token));
-  };
-  absl::StatusOr<std::vector<transformer::GenerationResult>> results =
-      transformer::Generate(*decoder_, requests, options);
-  if (!results.ok()) return results.status();
-  for (size_t r = 0; r < results->size(); ++r) {
-    const transformer::GenerationResult& result = (*results)[r];
-    GenerationOutcome& out = outcomes[model_jobs[r]];
-    out.prompt_tokens = result.prompt_tokens;
-    for (int64_t token : result.tokens) {
-      if (!std::binary_search(stop_ids_.begin(), stop_ids_.end(), token)) {
-        out.tokens.push_back(static_cast<int32_t>(token));
-      }
+    if (job.task == Task::kReconstruct && job.memory->method() == Method::kNone) {
+      replays_[next_id_] = Replay{job.memory, job.sampling.max_new_tokens};
+      ids[i] = next_id_++;
+      continue;
     }
-    out.finish_reason = result.finish_reason == transformer::FinishReason::kStop
-                            ? FinishReason::kEos
-                            : result.finish_reason == transformer::FinishReason::kCancelled
-                                  ? FinishReason::kCancelled
-                                  : FinishReason::kLength;
+    absl::StatusOr<GenerationRequest> request = engine_.BuildRequest(job);
+    if (request.ok()) {
+      // Checked one by one, so that one bad job does not fail the others.
+      absl::Status valid = transformer::ValidateRequest(engine_.decoder_->config(), *request);
+      if (!valid.ok()) request = valid;
+    }
+    if (!request.ok()) {
+      ids[i] = request.status();
+      continue;
+    }
+    requests.push_back(*std::move(request));
+    request_job.push_back(i);
+  }
+  if (requests.empty()) return ids;
+  absl::StatusOr<std::vector<SequenceId>> sequences = batch_.Add(requests);
+  for (size_t r = 0; r < requests.size(); ++r) {
+    if (!sequences.ok()) {
+      ids[request_job[r]] = sequences.status();
+      continue;
+    }
+    to_sequence_[next_id_] = (*sequences)[r];
+    to_stream_[(*sequences)[r]] = next_id_;
+    ids[request_job[r]] = next_id_++;
+  }
+  return ids;
+}
+
+GenerationOutcome TorchDecodeBatch::Outcome(const transformer::GenerationResult& result) const {
+  GenerationOutcome out;
+  out.prompt_tokens = result.prompt_tokens;
+  for (int64_t token : result.tokens) {
+    if (!engine_.IsStopToken(token)) out.tokens.push_back(static_cast<int32_t>(token));
+  }
+  out.finish_reason = ToFinishReason(result.finish_reason);
+  return out;
+}
+
+DecodeBatch::Finished TorchDecodeBatch::RunReplay(StreamId id, const Replay& replay,
+                                                  const TokenCallback& on_token) const {
+  Finished finished{id, GenerationOutcome()};
+  GenerationOutcome& out = finished.outcome;
+  out.finish_reason = FinishReason::kEos;
+  for (int32_t token : static_cast<const TokenMemory&>(*replay.memory).ids()) {
+    if (static_cast<int>(out.tokens.size()) >= replay.max_new_tokens) {
+      out.finish_reason = FinishReason::kLength;
+      break;
+    }
+    out.tokens.push_back(token);
+    if (on_token && !on_token(id, token)) {
+      out.finish_reason = FinishReason::kCancelled;
+      break;
+    }
+  }
+  return finished;
+}
+
+absl::StatusOr<std::vector<DecodeBatch::Finished>> TorchDecodeBatch::Step(
+    const TokenCallback& on_token) {
+  std::vector<Finished> finished;
+  if (!batch_.empty()) {
+    absl::StatusOr<std::vector<transformer::DecodeBatch::Finished>> done =
+        batch_.Step([&](SequenceId sequence, int64_t token) {
+          if (engine_.IsStopToken(token)) return true;
+          return !on_token || on_token(to_stream_.at(sequence), static_cast<int32_t>(token));
+        });
+    if (!done.ok()) {
+      to_sequence_.clear();
+      to_stream_.clear();
+      replays_.clear();
+      return done.status();
+    }
+    for (const transformer::DecodeBatch::Finished& f : *done) {
+      const StreamId id = to_stream_.at(f.id);
+      to_stream_.erase(f.id);
+      to_sequence_.erase(id);
+      finished.push_back({id, Outcome(f.result)});
+    }
+  }
+  for (const auto& [id, replay] : replays_) finished.push_back(RunReplay(id, replay, on_token));
+  replays_.clear();
+  return finished;
+}
+
+absl::StatusOr<GenerationOutcome> TorchDecodeBatch::Remove(StreamId id) {
+  if (replays_.erase(id) > 0) {
+    GenerationOutcome out;
+    out.finish_reason = FinishReason::kCancelled;
+    return out;
+  }
+  auto it = to_sequence_.find(id);
+  if (it == to_sequence_.end()) {
+    return absl::NotFoundError(absl::StrCat("stream ", id, " is not in the batch"));
+  }
+  const SequenceId sequence = it->second;
+  to_sequence_.erase(it);
+  to_stream_.erase(sequence);
+  absl::StatusOr<transformer::GenerationResult> result = batch_.Remove(sequence);
+  if (!result.ok()) {
+    if (batch_.empty()) {  // the batch dropped everything
+      to_sequence_.clear();
+      to_stream_.clear();
+    }
+    return result.status();
+  }
+  return Outcome(*result);
+}
+
+absl::StatusOr<std::vector<GenerationOutcome>> TorchEngine::Generate(
+    const std::vector<GenerationJob>& jobs, const TokenCallback& on_token) const {
+  TorchDecodeBatch batch(*this, *decoder_);
+  std::vector<absl::StatusOr<DecodeBatch::StreamId>> ids = batch.Add(jobs);
+  std::map<DecodeBatch::StreamId, size_t> job_of;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!ids[i].ok()) return ids[i].status();
+    job_of[*ids[i]] = i;
+  }
+  std::vector<GenerationOutcome> outcomes(jobs.size());
+  while (!batch.empty()) {
+    absl::StatusOr<std::vector<DecodeBatch::Finished>> finished =
+        batch.Step([&](DecodeBatch::StreamId id, int32_t token) {
+          return !on_token || on_token(job_of.at(id), token);
+        });
+    if (!finished.ok()) return finished.status();
+    for (DecodeBatch::Finished& f : *finished) outcomes[job_of.at(f.id)] = std::move(f.outcome);
   }
   return outcomes;
+}
+
+std::unique_ptr<DecodeBatch> TorchEngine::NewDecodeBatch() const {
+  return std::make_unique<TorchDecodeBatch>(*this, *decoder_);
 }
 
 // The sum over t of log_softmax(logits[0, first + t])[continuation[t]].

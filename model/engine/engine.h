@@ -35,7 +35,7 @@
 //   NONE reconstruct: the stored tokens themselves.
 //
 // Thread-safety: Load once; every other method is const and may run
-// concurrently (generation calls hold their own caches).
+// concurrently (generation calls and decode batches hold their own caches).
 #ifndef CCS_MODEL_ENGINE_ENGINE_H_
 #define CCS_MODEL_ENGINE_ENGINE_H_
 
@@ -136,9 +136,67 @@ struct GenerationOutcome {
   int64_t prompt_tokens = 0;    // decoder input tokens besides the memory
 };
 
-// Called with each generated token of job `job`, in order; returning false
-// stops that job (kCancelled). Not called for the stop token.
+// Called with each generated token of job `job` (for a DecodeBatch: of
+// stream `job`), in order; returning false stops that job (kCancelled). Not
+// called for the stop token.
 using TokenCallback = std::function<bool(size_t job, int32_t token)>;
+
+// DecodeBatch: generation streams decoded together, continuously: streams
+// join (Add: their prompts are prefilled) and leave (they finish, or
+// Remove) between steps, and each Step gives every stream its next token in
+// one decoder pass. Engine::Generate is a batch whose jobs all join at once;
+// the server keeps one running so that concurrent requests share steps.
+//
+//   std::unique_ptr<DecodeBatch> batch = engine->NewDecodeBatch();
+//   std::vector<absl::StatusOr<DecodeBatch::StreamId>> ids = batch->Add({job_a, job_b});
+//   while (!batch->empty()) {
+//     auto finished = batch->Step([](DecodeBatch::StreamId id, int32_t token) {
+//       return Send(id, token);          // false: that stream stops now
+//     });
+//     ... batch->Add({job_c}) ...        // joins before the next step
+//     ... batch->Remove(id) ...          // a client went away
+//   }
+//
+// Each stream keeps its own sampling parameters and random generator, so
+// what it generates does not depend on the others in the batch (greedy
+// decoding gives the tokens it gives alone; so does seeded sampling).
+// A NONE session's reconstruction needs no model (the memory is the text):
+// its whole text comes in the first Step after it joined.
+//
+// Thread-safety: not thread-safe; one thread drives a batch. Several batches
+// may run at once.
+class DecodeBatch {
+ public:
+  using StreamId = size_t;
+  struct Finished {
+    StreamId id;
+    GenerationOutcome outcome;
+  };
+
+  virtual ~DecodeBatch() = default;
+
+  // Add prepares each job (its prompt and memory prefix) and prefills them
+  // together; result i is job i's stream id, or why it cannot join (that job
+  // only: INVALID_ARGUMENT for a prompt the tokenizer refuses,
+  // FAILED_PRECONDITION for a method not loaded; a failed prefill fails the
+  // jobs prefilled with it). Streams that joined get tokens from the next
+  // Step.
+  virtual std::vector<absl::StatusOr<StreamId>> Add(const std::vector<GenerationJob>& jobs) = 0;
+
+  // Step gives each stream its next token through on_token(id, token) and
+  // returns the streams that finished (EOS, max_new_tokens, or on_token
+  // returning false). On error every stream is dropped (the batch is empty)
+  // and the error applies to all of them.
+  virtual absl::StatusOr<std::vector<Finished>> Step(const TokenCallback& on_token) = 0;
+
+  // Remove drops stream `id` at once (kCancelled) and returns what it had
+  // generated. NOT_FOUND for an id not in the batch.
+  virtual absl::StatusOr<GenerationOutcome> Remove(StreamId id) = 0;
+
+  // Streams in the batch.
+  virtual size_t size() const = 0;
+  bool empty() const { return size() == 0; }
+};
 
 class Engine {
  public:
@@ -189,7 +247,8 @@ class Engine {
   // first); empty when the whole output is the answer.
   virtual std::string AnswerMarker(const GenerationJob& job) const = 0;
 
-  // Generate runs the jobs as one batch.
+  // Generate runs the jobs as one batch (a DecodeBatch they all join at
+  // once). Any job that cannot join fails the call.
   virtual absl::StatusOr<std::vector<GenerationOutcome>> Generate(
       const std::vector<GenerationJob>& jobs, const TokenCallback& on_token) const = 0;
 
@@ -208,6 +267,9 @@ class Engine {
   // is not loaded.
   virtual absl::StatusOr<double> ScoreContinuation(
       const Memory* memory, const std::vector<int32_t>& continuation) const = 0;
+  // NewDecodeBatch starts an empty continuous batch over this model; it
+  // must not outlive the engine.
+  virtual std::unique_ptr<DecodeBatch> NewDecodeBatch() const = 0;
 };
 
 }  // namespace ccs::model

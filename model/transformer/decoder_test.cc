@@ -436,6 +436,69 @@ TEST_F(DecoderTest, KvCacheConcatAndSelect) {
   EXPECT_LT(MaxAbsDiff(Forward(*decoder, next).logits, Forward(*decoder, ref_step).logits), kTolerance);
 }
 
+// The in-place variants: rows join a running batch (in its free rows, or
+// in new buffers when there is no room or they are longer) and leave it
+// (the last rows moving into the gaps); every row decodes as if alone.
+TEST_F(DecoderTest, KvCacheAppendRowsAndRemoveRows) {
+  std::unique_ptr<Decoder> decoder = MakeDecoder(*golden_);
+  ASSERT_NE(decoder, nullptr);
+  torch::InferenceMode guard;
+  std::vector<std::vector<int64_t>> seqs = {{3, 1, 4, 1, 5}, {9, 2, 6}, {5, 3, 5, 8},
+                                            {1, 2, 3, 4, 5, 6, 7, 8}};
+  std::vector<KvCache> caches(seqs.size());
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    DecoderInput input;
+    input.input_ids = torch::tensor(seqs[i], torch::kLong).unsqueeze(0);
+    input.cache = &caches[i];
+    Forward(*decoder, input);
+  }
+  // The last position's logits of `ids` computed alone, without a cache.
+  auto alone = [&](const std::vector<int64_t>& ids) {
+    DecoderInput full;
+    full.input_ids = torch::tensor(ids, torch::kLong).unsqueeze(0);
+    return Forward(*decoder, full).logits[0][static_cast<int64_t>(ids.size()) - 1];
+  };
+  // Feeds `token` to every row of `batch`, whose rows hold seqs[rows[b]],
+  // and checks each against the sequence alone.
+  auto step = [&](KvCache& batch, const std::vector<size_t>& rows, int64_t token) {
+    DecoderInput input;
+    input.input_ids = torch::full({static_cast<int64_t>(rows.size()), 1}, token, torch::kLong);
+    input.cache = &batch;
+    torch::Tensor logits = Forward(*decoder, input).logits;  // [B, 1, V]
+    for (size_t b = 0; b < rows.size(); ++b) {
+      seqs[rows[b]].push_back(token);
+      EXPECT_LT(MaxAbsDiff(logits[b][0], alone(seqs[rows[b]])), kTolerance) << "row " << b;
+    }
+  };
+
+  KvCache batch;
+  ASSERT_TRUE(batch.AppendRows(caches[0]).ok());  // an empty cache: a copy
+  ASSERT_TRUE(batch.AppendRows(caches[1]).ok());  // no free row: new buffers
+  ASSERT_TRUE(batch.AppendRows(caches[2]).ok());  // in place
+  EXPECT_EQ(batch.batch_size(), 3);
+  EXPECT_EQ(batch.length(), 5);
+  EXPECT_TRUE(batch.token_counts().equal(torch::tensor({5, 3, 4}, torch::kLong)));
+  step(batch, {0, 1, 2}, 7);
+
+  absl::StatusOr<std::vector<int64_t>> order = batch.RemoveRows({0});
+  ASSERT_TRUE(order.ok()) << order.status();
+  EXPECT_EQ(*order, (std::vector<int64_t>{2, 1}));  // the last row took row 0's place
+  step(batch, {2, 1}, 11);
+
+  ASSERT_TRUE(batch.AppendRows(caches[3]).ok());  // longer than the batch: left-pads it
+  EXPECT_EQ(batch.length(), 8 + 64);              // with a granule to spare
+  step(batch, {2, 1, 3}, 13);
+
+  EXPECT_EQ(batch.RemoveRows({1, 1}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(batch.RemoveRows({0, 1, 2}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(batch.RemoveRows({3}).status().code(), absl::StatusCode::kInvalidArgument);
+  order = batch.RemoveRows({0, 2});
+  ASSERT_TRUE(order.ok());
+  EXPECT_EQ(*order, (std::vector<int64_t>{1}));
+  step(batch, {1}, 17);
+  EXPECT_EQ(caches[2].length(), 4);  // the joined caches are untouched
+}
+
 // Training later: outside InferenceMode, gradients reach the embeddings.
 TEST_F(DecoderTest, ForwardIsUsableWithAutograd) {
   std::unique_ptr<Decoder> decoder = MakeDecoder(*golden_);

@@ -20,6 +20,9 @@
 // request b's prompt occupies columns [T - len_b, T). Decoding steps never
 // call the hook. Generate runs under torch::InferenceMode.
 //
+// Generate is a DecodeBatch (decode_batch.h) whose requests all join at
+// once; the server's continuous batching uses the same class.
+//
 // Thread-safety: Generate may run on several threads at once over the same
 // Decoder; the callbacks are called on the calling thread.
 #ifndef CCS_MODEL_TRANSFORMER_GENERATE_H_

@@ -9,6 +9,11 @@
 //   step.cache = &cache;                 // ... then one token at a time
 //   decoder.Forward(step);
 //   cache.Select({0, 2});                // drop finished row 1
+//   cache.DropLeadingPadding();          // and slots only row 1 used
+//
+// A batch that sequences join and leave one by one (continuous batching)
+// uses AppendRows and RemoveRows instead of Concat and Select: they work in
+// place, copying only the rows that join or move, not the whole batch.
 //
 // Layout. Every layer holds K and V as [B, KVH, S, D] (S slots, the same for
 // all rows). Sequences of different lengths share the slots through a mask
@@ -18,8 +23,8 @@
 // attends to every real slot before it. A row's next position id is its count
 // of real tokens (token_counts()).
 //
-// Memory is held in buffers of capacity >= S that grow geometrically; use
-// Reserve to size them once. A cache made under torch::InferenceMode holds
+// Memory is held in buffers of capacity >= S slots and >= B rows that grow
+// geometrically; use Reserve to size them once. A cache made under torch::InferenceMode holds
 // inference tensors: keep using it under InferenceMode.
 //
 // Thread-safety: not thread-safe; one cache belongs to one batch at a time.
@@ -73,6 +78,25 @@ class KvCache {
   // new order; repeats allowed), e.g. to drop finished sequences.
   // INVALID_ARGUMENT for an index out of range or an empty list.
   absl::Status Select(const std::vector<int64_t>& rows);
+  // RemoveRows drops batch rows `rows` (distinct indices into the current
+  // batch, not all of them) in place: rows from the end of the batch move
+  // into the gaps. Returns the new order: new row i was row order[i].
+  // INVALID_ARGUMENT for an index out of range, a repeat, or every row.
+  absl::StatusOr<std::vector<int64_t>> RemoveRows(const std::vector<int64_t>& rows);
+  // AppendRows adds `other`'s rows after this batch's (left-padded to the
+  // longer of the two), in place when this cache has room for them and is
+  // at least as long as `other`; otherwise into new, larger buffers (then
+  // left-padded by some slots more than needed, so that the next slightly
+  // longer rows fit in place). `other` is untouched. An empty cache becomes
+  // a copy of `other`. INVALID_ARGUMENT as for Concat.
+  absl::Status AppendRows(const KvCache& other);
+  // DropLeadingPadding forgets the leading slots that are padding in every
+  // row, e.g. once Select has dropped the long rows that needed them, so
+  // that a batch that rows keep joining and leaving does not grow without
+  // bound; only when there are at least `at_least` of them (dropping a few
+  // would make the next longer row that joins copy the batch). Positions are
+  // unchanged (they count real tokens only).
+  absl::Status DropLeadingPadding(int64_t at_least = 1);
   // Clear forgets everything (buffers included).
   void Clear();
 
@@ -101,10 +125,20 @@ class KvCache {
   absl::Status PrepareAppend(int num_layers, int64_t batch, int64_t kv_heads,
                              int64_t head_dim, const torch::TensorOptions& options,
                              int64_t new_slots);
-  void Grow(int64_t capacity);
+  // Grow moves the rows in use into new buffers of `rows` rows and
+  // `capacity` slots (no fewer than in use), left-padding them by `shift`
+  // slots.
+  void Grow(int64_t rows, int64_t capacity, int64_t shift = 0);
+  // Points keys_ and values_ at the first `rows` rows of the stores.
+  void UseRows(int64_t rows);
+  int64_t row_capacity() const { return key_store_.empty() ? 0 : key_store_[0].size(0); }
 
-  std::vector<torch::Tensor> keys_;    // per layer [B, KVH, capacity, D]
-  std::vector<torch::Tensor> values_;  // per layer [B, KVH, capacity, D]
+  // The buffers: per layer [row capacity, KVH, capacity, D]; rows past B
+  // are free room for AppendRows.
+  std::vector<torch::Tensor> key_store_;
+  std::vector<torch::Tensor> value_store_;
+  std::vector<torch::Tensor> keys_;    // per layer [B, KVH, capacity, D]: rows in use
+  std::vector<torch::Tensor> values_;  // per layer [B, KVH, capacity, D]: rows in use
   torch::Tensor mask_;                 // [B, S] bool
   int64_t length_ = 0;                 // S: committed slots
   int64_t pending_ = 0;                // slots written by Append, not committed
