@@ -563,7 +563,8 @@ absl::StatusOr<GenerationRequest> TorchEngine::BuildFormerRequest(
   if (!former_->can_answer()) {
     return absl::FailedPreconditionError(
         "this IC-Former checkpoint has no FT embedding (it was not fine-tuned to answer): "
-        "use Reconstruct, or load a checkpoint whose param.pt holds FT");
+        "use Reconstruct, or load a checkpoint whose params (param.pt or params.safetensors) "
+        "hold FT");
   }
   absl::StatusOr<std::vector<int32_t>> prompt = Tokenize(job.prompt);
   if (!prompt.ok()) return prompt.status();
