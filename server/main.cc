@@ -44,7 +44,7 @@ ABSL_FLAG(std::string, rcc_dir, "",
           "no RCC");
 ABSL_FLAG(std::string, icformer_dir, "",
           "IC-Former checkpoint for the model (config.json, model.safetensors, "
-          "param.pt); empty: no IC-Former");
+          "param.pt or params.safetensors); empty: no IC-Former");
 ABSL_FLAG(std::string, model_name, "default", "the name clients use for the model");
 ABSL_FLAG(std::string, dtype, "float32", "model weights and activations: float32 or bfloat16");
 ABSL_FLAG(int, workers, 1,
