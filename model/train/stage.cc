@@ -50,26 +50,42 @@ absl::Status Evaluate(const Stage& stage, int64_t step) {
   return absl::OkStatus();
 }
 
-absl::Status RunStage(const Stage& stage, const LoopOptions& options, Trainer& trainer,
-                      const std::function<absl::Status()>& save) {
+absl::StatusOr<int64_t> TrainStage(const Stage& stage, const TrainerOptions& options,
+                                   const LoopOptions& loop, NamedTensors params,
+                                   const std::string& out_dir,
+                                   const std::optional<std::string>& resume_from,
+                                   const std::function<absl::Status(const std::string&)>& save_model) {
+  if (absl::Status s = ValidateLrSchedule(options.schedule); !s.ok()) return s;
+  Trainer trainer(options, std::move(params));
+  if (resume_from) {
+    if (absl::Status s = trainer.LoadState(*resume_from + "/trainer.pt"); !s.ok()) return s;
+    std::fprintf(stderr, "resumed from %s at step %lld\n", resume_from->c_str(),
+                 static_cast<long long>(trainer.step()));
+  }
+  const auto save = [&]() -> absl::Status {
+    const std::string path = CheckpointPath(out_dir, trainer.step());
+    if (absl::Status s = save_model(path); !s.ok()) return s;
+    if (absl::Status s = trainer.SaveState(path + "/trainer.pt"); !s.ok()) return s;
+    return CommitCheckpoint(out_dir, trainer.step());
+  };
   if (absl::Status s = Evaluate(stage, trainer.step()); !s.ok()) return s;
-  while (trainer.step() < options.steps) {
+  while (trainer.step() < loop.steps) {
     const int64_t step = trainer.step();
     absl::StatusOr<StepStats> stats =
         trainer.Step([&] { return stage.train_loss(step); }, stage.tokens_per_step);
     if (!stats.ok()) return stats.status();
     const int64_t done = trainer.step();
-    if (done % options.log_every == 0 || done == options.steps) {
+    if (done % loop.log_every == 0 || done == loop.steps) {
       std::fprintf(stderr, "%s\n", trainer.ProgressLine().c_str());
     }
-    if (done % options.checkpoint_every == 0 || done == options.steps) {
+    if (done % loop.checkpoint_every == 0 || done == loop.steps) {
       if (absl::Status s = save(); !s.ok()) return s;
     }
-    if (done % options.eval_every == 0 || done == options.steps) {
+    if (done % loop.eval_every == 0 || done == loop.steps) {
       if (absl::Status s = Evaluate(stage, done); !s.ok()) return s;
     }
   }
-  return absl::OkStatus();
+  return trainer.step();
 }
 
 int64_t CheckpointStep(const std::string& checkpoint_path) {

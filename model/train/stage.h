@@ -8,8 +8,8 @@
 //   stage.train_loss = [&](int64_t step) { return Loss(Batch(windows, step * B, B)); };
 //   stage.valid_loss = [&](int64_t batch) { return ValidLoss(batch); };
 //   stage.valid_batches = 4;
-//   Trainer trainer(options, model->Parameters());
-//   absl::Status done = RunStage(stage, {.steps = 2000}, trainer, save_checkpoint);
+//   absl::StatusOr<int64_t> reached = TrainStage(stage, options, {.steps = 2000},
+//       model->Parameters(), out_dir, LatestCheckpoint(out_dir), save_model);
 //
 // Thread-safety: not thread-safe; one training loop owns a stage.
 #ifndef CCS_MODEL_TRAIN_STAGE_H_
@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,12 +64,19 @@ struct LoopOptions {
 // ...)" in the order the groups first appear.
 absl::Status Evaluate(const Stage& stage, int64_t step);
 
-// RunStage evaluates once, then runs trainer steps until options.steps: a
-// progress line every log_every steps, save() every checkpoint_every steps,
-// an evaluation every eval_every steps, and all three after the last step.
-// Stops at the first error.
-absl::Status RunStage(const Stage& stage, const LoopOptions& options, Trainer& trainer,
-                      const std::function<absl::Status()>& save);
+// TrainStage builds a Trainer over `params` with `options`, restores its
+// state from <resume_from>/trainer.pt when resume_from is set (a checkpoint
+// of out_dir), evaluates once, then runs trainer steps until loop.steps: a
+// progress line every log_every steps, a checkpoint every checkpoint_every
+// steps (save_model(<out_dir>/ckpt-<step>), the trainer state beside it,
+// then CommitCheckpoint), an evaluation every eval_every steps, and all
+// three after the last step. Returns the step reached; stops at the first
+// error.
+absl::StatusOr<int64_t> TrainStage(const Stage& stage, const TrainerOptions& options,
+                                   const LoopOptions& loop, NamedTensors params,
+                                   const std::string& out_dir,
+                                   const std::optional<std::string>& resume_from,
+                                   const std::function<absl::Status(const std::string&)>& save_model);
 
 // CheckpointStep is the step of a checkpoint directory ".../ckpt-<step>"
 // (CheckpointPath); -1 when the name is not of that form.

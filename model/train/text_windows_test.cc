@@ -88,10 +88,14 @@ TEST(ShuffleTest, IsAPermutationFixedBySeed) {
   Shuffle(a, 9);
   Shuffle(b, 9);
   EXPECT_EQ(a, b);
-  std::vector<int> sorted = a;
-  std::sort(sorted.begin(), sorted.end());
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(sorted[i], i);
-  EXPECT_NE(a[0] * 100 + a[1], 1);  // moved
+  std::vector<int> identity(50);
+  for (int i = 0; i < 50; ++i) identity[i] = i;
+  EXPECT_NE(a, identity);  // moved
+  b = identity;
+  Shuffle(b, 10);
+  EXPECT_NE(a, b);  // another seed, another order
+  std::sort(a.begin(), a.end());
+  EXPECT_EQ(a, identity);  // a permutation
 }
 
 }  // namespace

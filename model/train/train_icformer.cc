@@ -377,29 +377,18 @@ absl::Status Run() {
 
   TrainerOptions options;
   options.schedule = {absl::GetFlag(FLAGS_lr), absl::GetFlag(FLAGS_warmup), steps, 0.1};
-  if (absl::Status s = ValidateLrSchedule(options.schedule); !s.ok()) return s;
   options.weight_decay = absl::GetFlag(FLAGS_weight_decay);
   options.clip_norm = absl::GetFlag(FLAGS_clip_norm);
-  Trainer trainer(options, former->Parameters());
-  if (latest) {
-    if (absl::Status s = trainer.LoadState(*latest + "/trainer.pt"); !s.ok()) return s;
-    std::fprintf(stderr, "resumed from %s at step %lld\n", latest->c_str(),
-                 static_cast<long long>(trainer.step()));
-  }
-
-  const auto save = [&]() -> absl::Status {
-    const std::string path = CheckpointPath(out_dir, trainer.step());
-    if (absl::Status s = icformer::SaveIcFormer(*former, path, torch::kFloat); !s.ok()) return s;
-    if (absl::Status s = trainer.SaveState(path + "/trainer.pt"); !s.ok()) return s;
-    return CommitCheckpoint(out_dir, trainer.step());
-  };
   LoopOptions loop;
   loop.steps = steps;
   loop.log_every = absl::GetFlag(FLAGS_log_every);
   loop.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
   loop.eval_every = absl::GetFlag(FLAGS_eval_every);
-  if (absl::Status s = RunStage(stage, loop, trainer, save); !s.ok()) return s;
-  return export_dir.empty() ? absl::OkStatus() : export_former(trainer.step());
+  absl::StatusOr<int64_t> reached = TrainStage(
+      stage, options, loop, former->Parameters(), out_dir, latest,
+      [&](const std::string& path) { return icformer::SaveIcFormer(*former, path, torch::kFloat); });
+  if (!reached.ok()) return reached.status();
+  return export_dir.empty() ? absl::OkStatus() : export_former(*reached);
 }
 
 }  // namespace
