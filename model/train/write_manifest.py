@@ -17,6 +17,7 @@ Usage:
       --base_model_dir=models/smollm2-135m-instruct \
       --recipe_file=model/train/recipes/icformer-smollm2-4x.sh \
       --training_log=data/train/icformer-ae.log
+  write_manifest.py --check DIR...   # exit 1 unless each DIR matches its manifest
 """
 import argparse
 import hashlib
@@ -51,7 +52,51 @@ def training_facts(log_text: str) -> dict:
     return facts
 
 
+def config_path_of(model_dir: pathlib.Path) -> pathlib.Path:
+    """An IC-Former directory has config.json; an RCC one has rcc_config.json."""
+    config_path = model_dir / "config.json"
+    return config_path if config_path.exists() else model_dir / "rcc_config.json"
+
+
+def check(model_dir: pathlib.Path) -> list:
+    """What in model_dir disagrees with its manifest.json (empty: nothing)."""
+    manifest_path = model_dir / "manifest.json"
+    if not manifest_path.exists():
+        return [f"{model_dir}: no manifest.json"]
+    manifest = json.loads(manifest_path.read_text())
+    problems = []
+    listed = manifest.get("files", {})
+    present = {p.name for p in model_dir.iterdir() if p.is_file() and p.name != "manifest.json"}
+    for name in sorted(present - set(listed)):
+        problems.append(f"{model_dir}/{name}: not in the manifest")
+    for name, entry in sorted(listed.items()):
+        path = model_dir / name
+        if not path.exists():
+            problems.append(f"{path}: listed in the manifest but missing")
+            continue
+        if path.stat().st_size != entry["bytes"]:
+            problems.append(f"{path}: {path.stat().st_size} bytes, manifest says {entry['bytes']}")
+        elif sha256_of(path) != entry["sha256"]:
+            problems.append(f"{path}: sha256 differs from the manifest's")
+    config_path = config_path_of(model_dir)
+    if not config_path.exists() or json.loads(config_path.read_text()) != manifest.get("config"):
+        problems.append(f"{config_path}: differs from the manifest's config")
+    for key in ("base_model", "recipe", "training"):
+        if not manifest.get(key):
+            problems.append(f"{manifest_path}: no {key}")
+    return problems
+
+
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--check":
+        if len(sys.argv) == 2:
+            print("--check needs at least one model directory", file=sys.stderr)
+            return 2
+        problems = [p for d in sys.argv[2:] for p in check(pathlib.Path(d))]
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(sys.argv) - 2} model directories checked, {len(problems)} problems")
+        return 1 if problems else 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model_dir", required=True)
     parser.add_argument("--base_model_dir", required=True)
@@ -67,10 +112,7 @@ def main() -> int:
     for path in sorted(model_dir.iterdir()):
         if path.is_file() and path.name != "manifest.json":
             files[path.name] = {"sha256": sha256_of(path), "bytes": path.stat().st_size}
-    # An IC-Former directory has config.json; an RCC one has rcc_config.json.
-    config_path = model_dir / "config.json"
-    if not config_path.exists():
-        config_path = model_dir / "rcc_config.json"
+    config_path = config_path_of(model_dir)
     manifest = {
         "files": files,
         "config": json.loads(config_path.read_text()),

@@ -11,9 +11,9 @@
 #   2. instruct: passkeys (in 128, 256 or 512 tokens), dictionary entries and
 #      verses, answered in the layout the server uses, a quarter of them with
 #      instruction reconstruction.
-# Cost (not yet run end to end): a pretraining step of 8 x 128 tokens took
-# 60-90 s on the 2 shared cores of the development machine while another
-# training job ran beside it; about 20-25 s is expected on 2 free cores.
+# Cost, measured on the 2 free cores of the development machine (docs/training.md):
+# a pretraining step of 8 x 128 tokens takes about 7 s (150 tokens/s), so the
+# 650 pretraining steps take about 1 h 15 min.
 # Rerunning the script resumes each stage from its newest checkpoint in
 # data/train/. Run from the repository root after `deploy/setup.sh --corpus`.
 set -euo pipefail
@@ -22,15 +22,15 @@ mkdir -p data/train
 model=(--ratio=4 --segment_tokens=128 --context_tokens=128 --storage_dtype=bfloat16
        --seed=1234 --threads=2 --batch=8)
 bazel-bin/model/train/train_rcc "${model[@]}" --stage=pretrain --out_dir=data/train/rcc-pretrain \
-  --steps=600 --lr=5e-4 --warmup=50 --continuation_tokens=128 --reconstruct_share=0.5 \
+  --steps=650 --lr=5e-4 --warmup=30 --continuation_tokens=128 --reconstruct_share=0.5 \
   --checkpoint_every=25 --eval_every=100 --eval_windows=16 --log_every=5 \
   --export_dir=data/train/rcc-pretrain-export 2>&1 | tee -a data/train/rcc-pretrain.log
 bazel-bin/model/train/train_rcc "${model[@]}" --stage=instruct --out_dir=data/train/rcc-instruct \
-  --init_from=data/train/rcc-pretrain-export --steps=300 --lr=3e-4 --warmup=20 \
-  --instruction_reconstruction_share=0.25 --checkpoint_every=25 --eval_every=100 --log_every=5 \
+  --init_from=data/train/rcc-pretrain-export --steps=150 --lr=3e-4 --warmup=10 \
+  --instruction_reconstruction_share=0.25 --checkpoint_every=10 --eval_every=50 --log_every=5 \
   2>&1 | tee -a data/train/rcc-instruct.log
 bazel-bin/model/train/train_rcc "${model[@]}" --stage=instruct --out_dir=data/train/rcc-instruct \
-  --steps=300 --export_only --export_dir=models/demo/rcc-smollm2-4x
+  --steps=150 --export_only --export_dir=models/demo/rcc-smollm2-4x
 .venv/bin/python model/train/write_manifest.py --model_dir=models/demo/rcc-smollm2-4x \
   --base_model_dir=models/smollm2-135m-instruct \
   --recipe_file=model/train/recipes/rcc-smollm2-4x.sh \
