@@ -132,17 +132,20 @@ TEST(TrainRccTest, PretrainsResumesExportsAndInstructs) {
   EXPECT_THAT(log, HasSubstr("exported step 4"));
   EXPECT_THAT(log, ::testing::Not(HasSubstr("loss")));
 
-  // The instruct stage from the export, both layouts.
+  // The instruct stage from the export, both layouts and replayed
+  // reconstructions.
   const std::string instructed = TempDir("instructed");
   ASSERT_EQ(TrainRcc(absl::StrCat("--corpus_dir=", corpus, " --stage=instruct --init_from=",
                                   exported, " --out_dir=", TempDir("instruct"),
                                   " --steps=3 --checkpoint_every=3 ",
-                                  "--instruction_reconstruction_share=0.5 --export_dir=",
+                                  "--instruction_reconstruction_share=0.5 ",
+                                  "--reconstruction_replay_share=0.5 --export_dir=",
                                   instructed),
                      &log),
             0)
       << log;
   EXPECT_THAT(log, HasSubstr("(passkey: loss"));
+  EXPECT_THAT(log, HasSubstr("reconstruct: loss"));
   EXPECT_THAT(log, HasSubstr("step 3/3 loss"));
 
   // The server's engine serves what the trainer exported.
@@ -170,6 +173,8 @@ TEST(TrainRccTest, BadFlagsAreExplained) {
                      &log),
             1);
   EXPECT_THAT(log, HasSubstr("--init_from"));
+  EXPECT_EQ(TrainRcc("--reconstruction_replay_share=1.5", &log), 1);
+  EXPECT_THAT(log, HasSubstr("--reconstruction_replay_share must lie in [0, 1]"));
 }
 
 }  // namespace

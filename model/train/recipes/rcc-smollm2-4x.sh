@@ -27,7 +27,8 @@ bazel-bin/model/train/train_rcc "${model[@]}" --stage=pretrain --out_dir=data/tr
   --export_dir=data/train/rcc-pretrain-export 2>&1 | tee -a data/train/rcc-pretrain.log
 bazel-bin/model/train/train_rcc "${model[@]}" --stage=instruct --out_dir=data/train/rcc-instruct \
   --init_from=data/train/rcc-pretrain-export --steps=150 --lr=3e-4 --warmup=10 \
-  --instruction_reconstruction_share=0.25 --checkpoint_every=10 --eval_every=50 --log_every=5 \
+  --instruction_reconstruction_share=0.25 --reconstruction_replay_share=0.25 \
+  --checkpoint_every=10 --eval_every=50 --log_every=5 \
   2>&1 | tee -a data/train/rcc-instruct.log
 bazel-bin/model/train/train_rcc "${model[@]}" --stage=instruct --out_dir=data/train/rcc-instruct \
   --steps=150 --export_only --export_dir=models/demo/rcc-smollm2-4x
