@@ -16,9 +16,11 @@ echo "[run] starting the server; in another terminal: bazel-bin/client/ccs healt
 # across restarts; --data_dir= (empty) keeps them in RAM only.
 # Later flags win, so "$@" can override any of these.
 # Metrics, /healthz and /readyz: http://localhost:9090/metrics.
-# The demo compressor trained by this project's recipe (models/demo/, in the
-# repository; see docs/training.md) is loaded on top of it.
+# The demo compressors trained by this project's recipes (models/demo/, in the
+# repository; see docs/training.md) are loaded on top of it: RCC (what
+# METHOD_AUTO picks) and IC-Former (the low-latency path).
 exec bazel-bin/server/ccs_server --metrics_port=9090 \
   --model_dir="$root/models/smollm2-135m-instruct" --model_name=smollm2-135m-instruct \
+  --rcc_dir="$root/models/demo/rcc-smollm2-4x" \
   --icformer_dir="$root/models/demo/icformer-smollm2-4x" \
   --data_dir="$root/data" "$@"
