@@ -32,10 +32,11 @@
 //               server stops generating at the first one, and finds the
 //               answer after the answer marker instead.
 //   replay (a share --reconstruction_replay_share): pretrain's
-//               reconstruction of a context_tokens corpus window. Without
-//               it the instruct stage unlearns Reconstruct: the model learns
-//               to stop after a few words (measured on the demo RCC: BLEU-4
-//               0.000 at 256 tokens, brevity penalty 2e-6).
+//               reconstruction of a context_tokens corpus window, so that
+//               answering is not learned at Reconstruct's expense: a first
+//               instruct run without it learned to stop reconstructing after
+//               a few words. At 0.25 the replayed reconstructions' loss still
+//               rises (docs/training.md).
 // The loss is the target's tokens only.
 //
 // Every --checkpoint_every steps a checkpoint is written (see trainer.h);
@@ -105,7 +106,7 @@ ABSL_FLAG(double, instruction_reconstruction_share, 0.25,
           "instruct: share of the examples in the instruction-reconstruction layout");
 ABSL_FLAG(double, reconstruction_replay_share, 0.25,
           "instruct: share of the examples that reconstruct a corpus window, as in pretrain "
-          "(keeps Reconstruct working while answering is learned)");
+          "(so that answering is not learned at Reconstruct's expense)");
 ABSL_FLAG(int64_t, log_every, 10, "steps between progress lines");
 ABSL_FLAG(int64_t, eval_every, 200, "steps between validation passes");
 ABSL_FLAG(int64_t, eval_windows, 32, "pretrain: validation windows (each run both ways)");
