@@ -4,8 +4,8 @@
 //
 // The model is SmolLM2-135M-Instruct's shape: the decoder is the base model,
 // the encoder a copy of it, the projections random (timing and sizes do not
-// depend on trained values; no trained RCC compressor exists yet). r = 32,
-// W = 2048 as released. Prints a Markdown table; run_rcc_benchmark.sh puts
+// depend on trained values; the 4x demo RCC is not what this measures).
+// r = 32, W = 2048 as released. Prints a Markdown table; run_rcc_benchmark.sh puts
 // it in docs/benchmarks.md.
 #include <torch/torch.h>
 

@@ -10,7 +10,7 @@ echo "$table"
   echo "## RCC: compression and time to first token"
   echo
   echo "SmolLM2-135M-Instruct's shape as decoder and as encoder (the base model and a copy of it;"
-  echo "projections random: no trained RCC compressor exists yet, and neither time nor size depends"
+  echo "projections random, not the 4x demo RCC's: neither time nor size depends"
   echo "on trained values), r = 32, W = 2048, memory stored in bfloat16, float32 compute, greedy."
   echo "Compression is paid once per session by Compress. TTFT RCC builds the decoder's memory"
   echo "prefix, prefills a 6-token prompt after it and samples one token; TTFT raw context"
