@@ -3,18 +3,13 @@
 // of Generate and Reconstruct streams batched continuously. 64 clients (one
 // thread and one channel each) run a mix of all three at once; every call
 // succeeds and gives exactly what the same calls give one at a time.
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "client/client.h"
@@ -28,36 +23,8 @@ namespace {
 
 constexpr int kClients = 64;
 
-// A port that was free a moment ago (the kernel hands out ephemeral ports in
-// turn, so it stays free long enough for the server to bind it).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
-// The value of `series` (name and labels as rendered) in a /metrics scrape.
-double Sample(const std::string& scrape, const std::string& series) {
-  std::istringstream lines(scrape);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind(series + " ", 0) == 0) {
-      double value = 0;
-      EXPECT_TRUE(absl::SimpleAtod(line.substr(series.size() + 1), &value)) << line;
-      return value;
-    }
-  }
-  return 0;
-}
+using testing::FreePort;
+using testing::Sample;
 
 // One client's calls: compress a context, answer a question from it (greedy,
 // so the answer is fixed), reconstruct it; one in four asks with an inline

@@ -1,15 +1,11 @@
 // End-to-end observability: the real ccs_server with --metrics_port serving
 // a tiny model; /healthz, /readyz and /metrics scraped over HTTP, the counts
 // checked against the RPCs the test made.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <regex>
 #include <sstream>
 #include <string>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
 #include "gmock/gmock.h"
@@ -22,37 +18,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// A port that was free a moment ago (the kernel hands out ephemeral ports in
-// turn, so it stays free long enough for the server to bind it).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
-// The value of the sample `series` (name and labels exactly as rendered) in
-// a scrape, or 0 if absent.
-double Sample(const std::string& scrape, const std::string& series) {
-  std::istringstream lines(scrape);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind(series + " ", 0) == 0) {
-      double value = 0;
-      EXPECT_TRUE(absl::SimpleAtod(line.substr(series.size() + 1), &value)) << line;
-      return value;
-    }
-  }
-  return 0;
-}
+using testing::FreePort;
+using testing::Sample;
 
 class MetricsEndToEndTest : public ::testing::Test {
  protected:

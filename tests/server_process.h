@@ -56,6 +56,15 @@ std::string RunfilePath(const std::string& workspace_relative);
 // Runs a shell command; returns its exit status and captures stdout.
 int RunCommand(const std::string& command, std::string* output);
 
+// A loopback port that was free a moment ago (the kernel hands out ephemeral
+// ports in turn, so it stays free long enough for a server to bind it), or 0.
+int FreePort();
+
+// The value of the sample `series` (name and labels exactly as rendered) in
+// a Prometheus /metrics scrape, or 0 if absent; a malformed value fails the
+// calling test (EXPECT) and reads 0.
+double Sample(const std::string& scrape, const std::string& series);
+
 }  // namespace ccs::testing
 
 #endif  // CCS_TESTS_SERVER_PROCESS_H_
