@@ -75,17 +75,8 @@ absl::Status SaveRcc(const RccModel& model, const std::string& directory, torch:
   return transformer::internal::GuardTorch("SaveRcc", [&]() -> absl::Status {
     torch::NoGradGuard no_grad;
     NamedTensors tensors;
-    for (const auto& [name, tensor] : model.Parameters()) {
+    for (const auto& [name, tensor] : model.Parameters()) {  // projections and encoder
       tensors.emplace_back(name, tensor.detach().to(torch::kCPU, dtype));
-    }
-    if (!model.config().encoder_shares_decoder_weights) {
-      const std::string prefix =
-          RccBasePrefix(model.config(), model.decoder().config()) + "rcc_encoder.";
-      std::map<std::string, torch::Tensor> sorted(model.encoder().weights().begin(),
-                                                  model.encoder().weights().end());
-      for (const auto& [name, tensor] : sorted) {
-        tensors.emplace_back(prefix + name, tensor.detach().to(torch::kCPU, dtype));
-      }
     }
     return WriteSafetensors(directory + "/rcc.safetensors", tensors, metadata);
   });

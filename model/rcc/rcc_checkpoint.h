@@ -1,7 +1,8 @@
 // Reading and writing an RCC checkpoint directory (README "Models"):
 // rcc_config.json (optional when reading) and *.safetensors holding the
 // projections and, unless the config says encoder_shares_decoder_weights,
-// the encoder as <base>rcc_encoder.*. Torch-facing.
+// the encoder as <base>rcc_encoder.* (without the embedding when it says
+// encoder_shares_decoder_embedding). Torch-facing.
 //
 //   std::shared_ptr<const transformer::Decoder> llm = ...;  // the decoder
 //   absl::StatusOr<std::unique_ptr<RccModel>> rcc = LoadRcc("models/demo/rcc", llm);
@@ -42,9 +43,8 @@ absl::StatusOr<std::unique_ptr<RccModel>> LoadRcc(
     const RccOptions& options = {});
 
 // SaveRcc writes `model` to `directory` (created if missing) as
-// rcc_config.json and rcc.safetensors: the projections and, when the
-// encoder is not the decoder, the encoder's tensors as <base>rcc_encoder.*,
-// every tensor in `dtype` (a floating dtype), with `metadata` in the
+// rcc_config.json and rcc.safetensors: model.Parameters() (the projections
+// and the encoder's own tensors), every tensor in `dtype` (a floating dtype), with `metadata` in the
 // safetensors header. Files are written under temporary names and renamed.
 // LoadRcc reads the directory back to the same model (up to `dtype`).
 // INVALID_ARGUMENT for a non-floating dtype; INTERNAL for file system

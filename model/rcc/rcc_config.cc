@@ -69,6 +69,23 @@ absl::Status ValidateRccConfig(const RccConfig& c) {
         "rcc_config: encoder_shares_decoder_weights means the encoder is the decoder; "
         "remove encoder_config");
   }
+  if (c.encoder_shares_decoder_embedding) {
+    if (c.encoder_layers < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "rcc_config: encoder_shares_decoder_embedding needs encoder_layers >= 1, not ",
+          c.encoder_layers));
+    }
+    if (c.encoder_shares_decoder_weights || !c.encoder_config_json.empty()) {
+      return absl::InvalidArgumentError(
+          "rcc_config: encoder_shares_decoder_embedding (an encoder of the decoder's shape "
+          "with layers of its own) excludes encoder_shares_decoder_weights and encoder_config");
+    }
+  } else if (c.encoder_layers != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rcc_config: encoder_layers is ", c.encoder_layers,
+        ", but it is read only with encoder_shares_decoder_embedding (else the encoder's depth "
+        "is encoder_config's, or the decoder's)"));
+  }
   return absl::OkStatus();
 }
 
@@ -84,7 +101,10 @@ absl::StatusOr<RccConfig> ParseRccConfig(absl::string_view text) {
                          ReadString(j, "storage_dtype", &c.storage_dtype),
                          ReadString(j, "base_prefix", &c.base_prefix),
                          ReadBool(j, "encoder_shares_decoder_weights",
-                                  &c.encoder_shares_decoder_weights)}) {
+                                  &c.encoder_shares_decoder_weights),
+                         ReadBool(j, "encoder_shares_decoder_embedding",
+                                  &c.encoder_shares_decoder_embedding),
+                         ReadInt(j, "encoder_layers", &c.encoder_layers)}) {
     if (!s.ok()) return s;
   }
   if (j.contains("encoder_config")) {
@@ -107,6 +127,10 @@ std::string RccConfigJson(const RccConfig& c) {
   if (!c.base_prefix.empty()) j["base_prefix"] = c.base_prefix;
   if (!c.encoder_config_json.empty()) j["encoder_config"] = Json::parse(c.encoder_config_json);
   if (c.encoder_shares_decoder_weights) j["encoder_shares_decoder_weights"] = true;
+  if (c.encoder_shares_decoder_embedding) {
+    j["encoder_shares_decoder_embedding"] = true;
+    j["encoder_layers"] = c.encoder_layers;
+  }
   return j.dump(2) + "\n";
 }
 

@@ -59,16 +59,33 @@ struct RccConfig {
   // costs no storage. false (released checkpoints): the encoder's weights
   // are <base>rcc_encoder.*.
   bool encoder_shares_decoder_weights = false;
+  // true: the encoder has the decoder's shape but encoder_layers layers of
+  // its own (<base>rcc_encoder.model.layers.* and its final norm), and reads
+  // the decoder's token embedding, which the checkpoint leaves out (an
+  // encoder never computes logits, so it has no output head either). The
+  // project's trained RCC is made this way (DESIGN.md 3.1: an encoder
+  // initialised from some of the decoder's layers): its first layers, about
+  // 3.5 M parameters each for SmolLM2, instead of a whole copy with a
+  // 28 M-parameter embedding. Excludes encoder_config and
+  // encoder_shares_decoder_weights.
+  bool encoder_shares_decoder_embedding = false;
+  // The encoder's depth when encoder_shares_decoder_embedding (then at least
+  // 1, and the decoder's depth a multiple or divisor of it); else 0.
+  int64_t encoder_layers = 0;
 };
 
 // ParseRccConfig reads rcc_config.json:
 //   {"compression_ratio": 32, "segment_tokens": 2048,
 //    "placeholder_token_id": 1, "storage_dtype": "bfloat16",
 //    "base_prefix": "gpt_neox.", "encoder_config": {...},
-//    "encoder_shares_decoder_weights": false}
+//    "encoder_shares_decoder_weights": false,
+//    "encoder_shares_decoder_embedding": false, "encoder_layers": 0}
 // Every key is optional. INVALID_ARGUMENT for non-JSON, wrong types, r < 1,
 // W not a positive multiple of r, an unknown storage dtype, or an
-// encoder_config together with encoder_shares_decoder_weights.
+// encoder_config together with encoder_shares_decoder_weights, or
+// encoder_shares_decoder_embedding without encoder_layers >= 1 or with
+// encoder_config or encoder_shares_decoder_weights (and encoder_layers
+// without it).
 absl::StatusOr<RccConfig> ParseRccConfig(absl::string_view json);
 absl::Status ValidateRccConfig(const RccConfig& config);
 

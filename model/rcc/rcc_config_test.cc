@@ -76,6 +76,13 @@ TEST(ParseRccConfigTest, ReadsEveryKeyAndDefaultsTheRest) {
   absl::StatusOr<RccConfig> shared = ParseRccConfig(R"({"encoder_shares_decoder_weights": true})");
   ASSERT_TRUE(shared.ok()) << shared.status();
   EXPECT_TRUE(shared->encoder_shares_decoder_weights);
+  absl::StatusOr<RccConfig> own_layers = ParseRccConfig(
+      R"({"encoder_shares_decoder_embedding": true, "encoder_layers": 5})");
+  ASSERT_TRUE(own_layers.ok()) << own_layers.status();
+  EXPECT_TRUE(own_layers->encoder_shares_decoder_embedding);
+  EXPECT_EQ(own_layers->encoder_layers, 5);
+  EXPECT_FALSE(defaults->encoder_shares_decoder_embedding);
+  EXPECT_EQ(defaults->encoder_layers, 0);
 }
 
 TEST(RccConfigJsonTest, ParsesBackToTheSameConfig) {
@@ -88,7 +95,10 @@ TEST(RccConfigJsonTest, ParsesBackToTheSameConfig) {
   shared.encoder_shares_decoder_weights = true;
   RccConfig separate;  // the released defaults, with an encoder config of its own
   separate.encoder_config_json = R"({"model_type":"gpt_neox","num_hidden_layers":2})";
-  for (const RccConfig& config : {shared, separate}) {
+  RccConfig own_layers;  // the project's trained RCC: the decoder's embedding, 5 layers
+  own_layers.encoder_shares_decoder_embedding = true;
+  own_layers.encoder_layers = 5;
+  for (const RccConfig& config : {shared, separate, own_layers}) {
     absl::StatusOr<RccConfig> back = ParseRccConfig(RccConfigJson(config));
     ASSERT_TRUE(back.ok()) << back.status();
     EXPECT_EQ(back->compression_ratio, config.compression_ratio);
@@ -98,6 +108,8 @@ TEST(RccConfigJsonTest, ParsesBackToTheSameConfig) {
     EXPECT_EQ(back->base_prefix, config.base_prefix);
     EXPECT_EQ(back->encoder_config_json, config.encoder_config_json);
     EXPECT_EQ(back->encoder_shares_decoder_weights, config.encoder_shares_decoder_weights);
+    EXPECT_EQ(back->encoder_shares_decoder_embedding, config.encoder_shares_decoder_embedding);
+    EXPECT_EQ(back->encoder_layers, config.encoder_layers);
   }
 }
 
@@ -113,7 +125,15 @@ TEST(ParseRccConfigTest, RejectsBadValuesWithReasons) {
            {R"({"encoder_config": 3})", "must be an object"},
            {R"({"encoder_shares_decoder_weights": 1})", "must be true or false"},
            {R"({"encoder_shares_decoder_weights": true, "encoder_config": {}})",
-            "remove encoder_config"}}) {
+            "remove encoder_config"},
+           {R"({"encoder_shares_decoder_embedding": true})", "needs encoder_layers >= 1"},
+           {R"({"encoder_shares_decoder_embedding": true, "encoder_layers": 2,
+                "encoder_shares_decoder_weights": true})",
+            "excludes encoder_shares_decoder_weights"},
+           {R"({"encoder_shares_decoder_embedding": true, "encoder_layers": 2,
+                "encoder_config": {}})",
+            "excludes encoder_shares_decoder_weights and encoder_config"},
+           {R"({"encoder_layers": 2})", "read only with encoder_shares_decoder_embedding"}}) {
     absl::StatusOr<RccConfig> c = ParseRccConfig(json);
     EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << json;
     EXPECT_THAT(std::string(c.status().message()), HasSubstr(fragment)) << json;

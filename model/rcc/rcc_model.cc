@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -38,6 +40,25 @@ absl::StatusOr<std::vector<std::vector<int64_t>>> LayerSources(int64_t encoder_l
         "; one must be a multiple of the other (the paper averages or duplicates layers)"));
   }
   return sources;
+}
+
+// The token embedding's Hugging Face name.
+std::string EmbeddingName(const DecoderConfig& c) {
+  return c.architecture == transformer::Architecture::kGptNeox ? "gpt_neox.embed_in.weight"
+                                                                : "model.embed_tokens.weight";
+}
+
+// The encoder's config: the decoder's, encoder_config's, or for an encoder
+// with layers of its own over the decoder's embedding the decoder's at that
+// depth (with no head of its own).
+DecoderConfig EncoderConfig(const RccConfig& config, const DecoderConfig& encoder_config,
+                            const DecoderConfig& decoder) {
+  if (config.encoder_shares_decoder_weights) return decoder;
+  if (!config.encoder_shares_decoder_embedding) return encoder_config;
+  DecoderConfig own = decoder;
+  own.num_hidden_layers = config.encoder_layers;
+  own.tie_word_embeddings = true;
+  return own;
 }
 
 // Moves `name` out of `weights`, checking its shape; records a problem
@@ -92,7 +113,7 @@ absl::StatusOr<std::unique_ptr<RccModel>> RccModel::Create(
   }
   const DecoderConfig& dc = decoder->config();
   const bool shared = config.encoder_shares_decoder_weights;
-  const DecoderConfig& ec = shared ? dc : encoder_config;
+  const DecoderConfig ec = EncoderConfig(config, encoder_config, dc);
   absl::StatusOr<std::vector<std::vector<int64_t>>> sources =
       LayerSources(ec.num_hidden_layers, dc.num_hidden_layers);
   if (!sources.ok()) return sources.status();
@@ -107,6 +128,15 @@ absl::StatusOr<std::unique_ptr<RccModel>> RccModel::Create(
               encoder_weights.size(), " ", base, "rcc_encoder.* tensors (e.g. ", base,
               "rcc_encoder.", encoder_weights.begin()->first,
               "); remove them or the config key"));
+        }
+        if (config.encoder_shares_decoder_embedding) {
+          const std::string embedding = EmbeddingName(dc);
+          if (encoder_weights.count(embedding) != 0) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "RCC: the config says encoder_shares_decoder_embedding, yet the checkpoint "
+                "holds ", base, "rcc_encoder.", embedding, "; remove it or the config key"));
+          }
+          encoder_weights[embedding] = decoder->embedding_table();
         }
         std::vector<std::string> problems;
         const std::vector<int64_t> shape = {dc.hidden_size, ec.hidden_size};
@@ -124,8 +154,10 @@ absl::StatusOr<std::unique_ptr<RccModel>> RccModel::Create(
         }
         std::shared_ptr<const Decoder> encoder = decoder;
         if (!shared) {
+          transformer::DecoderOptions encoder_options = decoder->options();
+          if (options.unfused_encoder) encoder_options.fuse_projections = false;
           absl::StatusOr<std::unique_ptr<Decoder>> own =
-              Decoder::Create(encoder_config, std::move(encoder_weights), decoder->options());
+              Decoder::Create(ec, std::move(encoder_weights), encoder_options);
           if (!own.ok()) {
             return absl::Status(own.status().code(),
                                 absl::StrCat("RCC encoder (", base, "rcc_encoder.*): ",
@@ -159,6 +191,16 @@ RccModel::RccModel(RccConfig config, RccOptions options, std::shared_ptr<const D
 
 absl::StatusOr<std::vector<torch::Tensor>> RccModel::Compress(
     const std::vector<std::vector<int64_t>>& contexts) const {
+  return CompressImpl(contexts, /*inference=*/true);
+}
+
+absl::StatusOr<std::vector<torch::Tensor>> RccModel::TrainingCompress(
+    const std::vector<std::vector<int64_t>>& contexts) const {
+  return CompressImpl(contexts, /*inference=*/false);
+}
+
+absl::StatusOr<std::vector<torch::Tensor>> RccModel::CompressImpl(
+    const std::vector<std::vector<int64_t>>& contexts, bool inference) const {
   struct Job {
     size_t context;
     RccSegment segment;
@@ -174,7 +216,8 @@ absl::StatusOr<std::vector<torch::Tensor>> RccModel::Compress(
   }
   return transformer::internal::GuardTorch(
       "RccModel::Compress", [&]() -> absl::StatusOr<std::vector<torch::Tensor>> {
-        torch::InferenceMode guard;
+        std::optional<torch::InferenceMode> guard;
+        if (inference) guard.emplace();
         std::vector<std::vector<torch::Tensor>> parts(contexts.size());
         const torch::Device device = encoder_->options().device;
         for (size_t first = 0; first < jobs.size(); first += options_.max_batch_segments) {
@@ -305,10 +348,10 @@ absl::StatusOr<torch::Tensor> RccModel::InjectedLogits(const torch::Tensor& memo
 absl::StatusOr<std::unique_ptr<RccModel>> RccModel::Initialize(
     const RccConfig& config, std::shared_ptr<const Decoder> decoder, uint64_t seed,
     double layer_projection_std, const RccOptions& options) {
-  if (!config.encoder_shares_decoder_weights) {
+  if (!config.encoder_shares_decoder_weights && !config.encoder_shares_decoder_embedding) {
     return absl::InvalidArgumentError(
-        "RccModel::Initialize makes an RCC whose encoder is the decoder: set "
-        "encoder_shares_decoder_weights in the config");
+        "RccModel::Initialize makes an RCC whose encoder is the decoder or its first layers: "
+        "set encoder_shares_decoder_weights or encoder_shares_decoder_embedding in the config");
   }
   if (decoder == nullptr) return absl::InvalidArgumentError("RCC: no decoder");
   if (!(layer_projection_std >= 0)) {
@@ -329,6 +372,22 @@ absl::StatusOr<std::unique_ptr<RccModel>> RccModel::Initialize(
                   ? layer_projection_std * at::randn({D, D}, gen, torch::kFloat)
                   : torch::zeros({D, D}, torch::kFloat);
         }
+        if (config.encoder_shares_decoder_embedding) {
+          if (config.encoder_layers > dc.num_hidden_layers) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "RCC: encoder_layers is ", config.encoder_layers, ", but the decoder has only ",
+                dc.num_hidden_layers, " layers to copy"));
+          }
+          const DecoderConfig ec = EncoderConfig(config, dc, dc);
+          for (const transformer::WeightSpec& spec : transformer::ExpectedWeights(ec)) {
+            if (spec.name == EmbeddingName(dc)) continue;  // read from the decoder
+            auto it = decoder->weights().find(spec.name);
+            if (it == decoder->weights().end()) {
+              return absl::InternalError(absl::StrCat("RCC: the decoder has no ", spec.name));
+            }
+            weights[base + "rcc_encoder." + spec.name] = it->second.to(torch::kFloat).clone();
+          }
+        }
         return Create(config, dc, &weights, std::move(decoder), options);
       });
 }
@@ -340,6 +399,15 @@ std::vector<std::pair<std::string, torch::Tensor>> RccModel::Parameters() const 
   for (size_t i = 0; i < layer_proj_.size(); ++i) {
     named.emplace_back(absl::StrCat(base, "rcc_encoder2gpt_A_matrix.", i, ".weight"),
                        layer_proj_[i]);
+  }
+  if (!config_.encoder_shares_decoder_weights) {
+    const std::map<std::string, torch::Tensor> sorted(encoder_->weights().begin(),
+                                                      encoder_->weights().end());
+    const std::string shared_embedding =
+        config_.encoder_shares_decoder_embedding ? EmbeddingName(decoder_->config()) : "";
+    for (const auto& [name, tensor] : sorted) {
+      if (name != shared_embedding) named.emplace_back(base + "rcc_encoder." + name, tensor);
+    }
   }
   return named;
 }

@@ -29,9 +29,11 @@
 //   <base>rcc_encoder2gpt_embed.weight        [Dd, De]
 //   <base>rcc_encoder2gpt_A_matrix.<i>.weight [Dd, De], i < Ld
 //
-// Training (model/train/train_rcc.cc) uses Initialize, Parameters and
-// BatchLogits; the encoder stays frozen (it is the decoder itself), so only
-// the projections learn, and memory is made by Compress as in serving.
+// Training (model/train/train_rcc.cc) uses Initialize, Parameters,
+// TrainingCompress and BatchLogits. The encoder is either the frozen decoder
+// itself (only the projections learn) or, with
+// encoder_shares_decoder_embedding, a copy of the decoder's first layers
+// that learns beside the projections; memory is made as Compress makes it.
 //
 // Thread-safety: immutable after Create (the projections' values change
 // only when a trainer updates the tensors Parameters names, in place); all
@@ -58,6 +60,10 @@ namespace ccs::model::rcc {
 struct RccOptions {
   // Segments encoded in one encoder pass at most (bounds activation memory).
   int max_batch_segments = 8;
+  // Training: keep an encoder of its own unfused (Decoder's
+  // fuse_projections off), so that Parameters are leaves a trainer can
+  // update in place.
+  bool unfused_encoder = false;
 };
 
 class RccModel {
@@ -70,7 +76,11 @@ class RccModel {
   // decoder's device and dtype. When config.encoder_shares_decoder_weights,
   // the encoder is `decoder` itself: `encoder_config` is not read, and an
   // <base>rcc_encoder.* tensor in `weights` is INVALID_ARGUMENT (the
-  // checkpoint would contradict its config).
+  // checkpoint would contradict its config). With
+  // config.encoder_shares_decoder_embedding the encoder has
+  // config.encoder_layers layers of the decoder's shape and reads the
+  // decoder's embedding (`encoder_config` is not read either), and a
+  // <base>rcc_encoder.<embedding> tensor in `weights` is INVALID_ARGUMENT.
   static absl::StatusOr<std::unique_ptr<RccModel>> Create(
       const RccConfig& config, const transformer::DecoderConfig& encoder_config,
       transformer::WeightMap* weights, std::shared_ptr<const transformer::Decoder> decoder,
@@ -91,10 +101,25 @@ class RccModel {
       const RccConfig& config, std::shared_ptr<const transformer::Decoder> decoder,
       uint64_t seed, double layer_projection_std = 0.0, const RccOptions& options = {});
 
-  // Parameters names the projections as the checkpoint does (embed, then
-  // A_0 .. A_{Ld-1}). The tensors share storage with the model: an optimiser
-  // that updates them in place (under no-grad) updates the model.
+  // With config.encoder_shares_decoder_embedding instead, the encoder is a
+  // copy of the decoder's first config.encoder_layers layers and its final
+  // norm (so its states start equal to the decoder's), reading the decoder's
+  // embedding; it has its own tensors, which Parameters lists.
+
+  // Parameters names what the checkpoint holds, as it names it: the
+  // projections (embed, then A_0 .. A_{Ld-1}), then, unless the encoder is
+  // the decoder, the encoder's own tensors as <base>rcc_encoder.<name>
+  // sorted by name (never the decoder's embedding it shares). The tensors
+  // share storage with the model: an optimiser that updates them in place
+  // (under no-grad) updates the model. A trainer needs
+  // RccOptions::unfused_encoder for the encoder's tensors to be leaves.
   std::vector<std::pair<std::string, torch::Tensor>> Parameters() const;
+
+  // TrainingCompress is Compress recorded by autograd (no inference guard),
+  // so that a loss on BatchLogits of its memories reaches the encoder's own
+  // tensors. The same values as Compress.
+  absl::StatusOr<std::vector<torch::Tensor>> TrainingCompress(
+      const std::vector<std::vector<int64_t>>& contexts) const;
 
   // BatchLogits is InjectedLogits for B memories of the same P, recording
   // autograd (no inference guard), for training: memory [B, P, Le+1, De]
@@ -139,6 +164,9 @@ class RccModel {
            std::shared_ptr<const transformer::Decoder> decoder, torch::Tensor embed_proj,
            std::vector<torch::Tensor> layer_proj, std::vector<std::vector<int64_t>> sources);
 
+  // Compress, under an inference guard when `inference`.
+  absl::StatusOr<std::vector<torch::Tensor>> CompressImpl(
+      const std::vector<std::vector<int64_t>>& contexts, bool inference) const;
   // Checks `memory` ([P, Le+1, De], or [B, P, Le+1, De] when `batched`) and
   // moves it to the decoder's device and dtype.
   absl::StatusOr<torch::Tensor> PrepareMemory(const torch::Tensor& memory,

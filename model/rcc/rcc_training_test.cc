@@ -1,5 +1,6 @@
-// The RCC training API (Initialize, Parameters, BatchLogits), checkpoints
-// whose encoder is the decoder, and SaveRcc / LoadRcc round trips.
+// The RCC training API (Initialize, Parameters, TrainingCompress,
+// BatchLogits), checkpoints whose encoder is the decoder or a copy of its
+// first layers, and SaveRcc / LoadRcc round trips.
 #include <torch/torch.h>
 
 #include <cstdlib>
@@ -75,7 +76,7 @@ torch::Tensor Memory(const RccModel& model, const std::vector<int64_t>& context)
   return (*memory)[0];
 }
 
-TEST(RccInitializeTest, NeedsTheEncoderToBeTheDecoder) {
+TEST(RccInitializeTest, NeedsTheEncoderToBeTheDecoderOrItsFirstLayers) {
   RccConfig config = SharedConfig();
   config.encoder_shares_decoder_weights = false;
   absl::StatusOr<std::unique_ptr<RccModel>> model =
@@ -243,6 +244,129 @@ TEST(RccCheckpointTest, SharedConfigWithEncoderTensorsIsRejected) {
   EXPECT_THAT(std::string(back.status().message()),
               ::testing::AllOf(HasSubstr(dir), HasSubstr("encoder_shares_decoder_weights"),
                                HasSubstr("rcc_encoder")));
+}
+
+RccConfig OwnLayersConfig(int64_t layers) {
+  RccConfig config = SharedConfig();
+  config.encoder_shares_decoder_weights = false;
+  config.encoder_shares_decoder_embedding = true;
+  config.encoder_layers = layers;
+  return config;
+}
+
+std::unique_ptr<RccModel> FreshOwnLayers(std::shared_ptr<const Decoder> decoder, int64_t layers,
+                                         double layer_projection_std) {
+  RccOptions options;
+  options.unfused_encoder = true;
+  absl::StatusOr<std::unique_ptr<RccModel>> model = RccModel::Initialize(
+      OwnLayersConfig(layers), std::move(decoder), /*seed=*/5, layer_projection_std, options);
+  EXPECT_TRUE(model.ok()) << model.status();
+  return model.ok() ? *std::move(model) : nullptr;
+}
+
+// A copy of all of the decoder's layers makes exactly the memory of the
+// decoder itself; a one-layer copy feeds its one state to every layer.
+TEST(RccOwnEncoderTest, StartsAsTheDecodersFirstLayers) {
+  const std::shared_ptr<const Decoder> decoder = TinyDecoder();
+  std::unique_ptr<RccModel> whole = FreshOwnLayers(decoder, 3, 0.0);
+  std::unique_ptr<RccModel> shared = Fresh(0.0, decoder);
+  ASSERT_NE(whole, nullptr);
+  ASSERT_NE(shared, nullptr);
+  EXPECT_NE(&whole->encoder(), &whole->decoder());
+  EXPECT_TRUE(whole->encoder().embedding_table().is_same(decoder->embedding_table()));
+  const std::vector<int64_t> context = Tokens(22, 1);
+  EXPECT_LT(MaxDiff(Memory(*whole, context), Memory(*shared, context)), 1e-6);
+
+  std::unique_ptr<RccModel> one = FreshOwnLayers(decoder, 1, 0.0);
+  ASSERT_NE(one, nullptr);
+  EXPECT_EQ(one->encoder().config().num_hidden_layers, 1);
+  EXPECT_EQ(Memory(*one, context).sizes(), (std::vector<int64_t>{6, 2, 32}));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(one->sources(i), std::vector<int64_t>{1}) << i;
+  absl::StatusOr<std::unique_ptr<RccModel>> too_deep =
+      RccModel::Initialize(OwnLayersConfig(4), decoder, 1);
+  EXPECT_EQ(too_deep.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(too_deep.status().message()), HasSubstr("only 3 layers"));
+}
+
+TEST(RccOwnEncoderTest, ParametersAreTheProjectionsThenTheEncoderWithoutTheEmbedding) {
+  std::unique_ptr<RccModel> model = FreshOwnLayers(TinyDecoder(), 1, 0.0);
+  ASSERT_NE(model, nullptr);
+  const auto params = model->Parameters();
+  ASSERT_EQ(params.size(), 4u + 10u);  // projections; 9 tensors of layer 0 and the norm
+  EXPECT_EQ(params[3].first, "model.rcc_encoder2gpt_A_matrix.2.weight");
+  EXPECT_EQ(params[4].first, "model.rcc_encoder.model.layers.0.input_layernorm.weight");
+  EXPECT_EQ(params.back().first, "model.rcc_encoder.model.norm.weight");
+  for (const auto& [name, tensor] : params) {
+    EXPECT_THAT(name, ::testing::Not(HasSubstr("embed_tokens")));
+    EXPECT_TRUE(tensor.is_leaf()) << name;  // unfused: a trainer can own it
+  }
+}
+
+// TrainingCompress makes Compress's values, and a loss on BatchLogits of
+// them reaches every tensor of the encoder (once the A matrices are not 0).
+TEST(RccOwnEncoderTest, TrainingCompressSendsGradientsIntoTheEncoder) {
+  std::unique_ptr<RccModel> model = FreshOwnLayers(TinyDecoder(), 1, 0.2);
+  ASSERT_NE(model, nullptr);
+  for (const auto& [name, tensor] : model->Parameters()) tensor.set_requires_grad(true);
+  const std::vector<std::vector<int64_t>> contexts = {Tokens(16, 7), Tokens(16, 8)};
+  absl::StatusOr<std::vector<torch::Tensor>> memories = model->TrainingCompress(contexts);
+  ASSERT_TRUE(memories.ok()) << memories.status();
+  for (size_t c = 0; c < contexts.size(); ++c) {
+    EXPECT_TRUE((*memories)[c].requires_grad());
+    EXPECT_LT(MaxDiff((*memories)[c].detach(), Memory(*model, contexts[c])), 1e-6);
+  }
+  const torch::Tensor ids = torch::tensor(Tokens(10, 9), torch::kLong).view({2, 5});
+  absl::StatusOr<torch::Tensor> logits = model->BatchLogits(torch::stack(*memories), ids);
+  ASSERT_TRUE(logits.ok()) << logits.status();
+  const int64_t P = (*memories)[0].size(0);
+  torch::cross_entropy_loss(logits->narrow(1, P - 1, 5).reshape({10, -1}), ids.reshape({10}))
+      .backward();
+  for (const auto& [name, tensor] : model->Parameters()) {
+    ASSERT_TRUE(tensor.grad().defined()) << name;
+    EXPECT_GT(tensor.grad().abs().max().item<double>(), 0.0) << name;
+  }
+  EXPECT_FALSE(model->decoder().embedding_table().grad().defined());  // frozen, shared
+}
+
+TEST(RccOwnEncoderTest, RoundTripHoldsTheLayersButNotTheEmbedding) {
+  const std::shared_ptr<const Decoder> decoder = TinyDecoder();
+  std::unique_ptr<RccModel> model = FreshOwnLayers(decoder, 1, 0.3);
+  ASSERT_NE(model, nullptr);
+  {
+    torch::NoGradGuard no_grad;  // as if trained: no longer the decoder's copy
+    for (const auto& [name, tensor] : model->Parameters()) tensor.mul_(1.25);
+  }
+  const std::string dir = TempDir("own_layers_f32");
+  ASSERT_TRUE(SaveRcc(*model, dir, torch::kFloat).ok());
+  absl::StatusOr<WeightMap> file = LoadSafetensors(dir + "/rcc.safetensors", torch::kFloat);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->size(), 14u);
+  EXPECT_EQ(file->count("model.rcc_encoder.model.embed_tokens.weight"), 0u);
+  absl::StatusOr<std::unique_ptr<RccModel>> back = LoadRcc(dir, decoder);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE((*back)->config().encoder_shares_decoder_embedding);
+  EXPECT_EQ((*back)->config().encoder_layers, 1);
+  const auto saved = model->Parameters(), loaded = (*back)->Parameters();
+  ASSERT_EQ(saved.size(), loaded.size());
+  for (size_t i = 0; i < saved.size(); ++i) {
+    EXPECT_EQ(saved[i].first, loaded[i].first);
+    EXPECT_TRUE(saved[i].second.equal(loaded[i].second)) << saved[i].first;
+  }
+  const std::vector<int64_t> context = Tokens(20, 2);
+  const torch::Tensor memory = Memory(*model, context);
+  EXPECT_LT(MaxDiff(memory, Memory(**back, context)), 1e-6);
+  absl::StatusOr<torch::Tensor> a = model->InjectedLogits(memory, Tokens(4, 3));
+  absl::StatusOr<torch::Tensor> b = (*back)->InjectedLogits(memory, Tokens(4, 3));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_LT(MaxDiff(*a, *b), 1e-6);
+
+  // An embedding in the checkpoint contradicts the config.
+  NamedTensors extra = {{"model.rcc_encoder.model.embed_tokens.weight", torch::ones({96, 32})}};
+  ASSERT_TRUE(WriteSafetensors(dir + "/extra.safetensors", extra).ok());
+  absl::StatusOr<std::unique_ptr<RccModel>> contradiction = LoadRcc(dir, decoder);
+  EXPECT_EQ(contradiction.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(contradiction.status().message()),
+              HasSubstr("encoder_shares_decoder_embedding"));
 }
 
 // A released-schema checkpoint (an encoder of its own) saved and loaded back.

@@ -1,11 +1,18 @@
 // train_rcc: trains RCC (DESIGN.md 3.1, issue 6 stages b and c) over a
-// frozen decoder that is also its encoder: the checkpoint's rcc_config.json
-// says encoder_shares_decoder_weights, so only the projections
-// (rcc_encoder2gpt_embed and one A matrix per decoder layer) are learned and
-// stored. Memory is made exactly as the server makes it (RccModel::Compress,
-// in the storage dtype), and the decoder reads it through
+// frozen decoder. The encoder is either
+//   --encoder_layers=N (N >= 1): a copy of the decoder's first N layers and
+//     its final norm over the decoder's (frozen) embedding, trained beside
+//     the projections (rcc_config.json: encoder_shares_decoder_embedding);
+//     the checkpoint holds the projections and those layers, or
+//   --encoder_layers=0: the frozen decoder itself
+//     (encoder_shares_decoder_weights); only the projections
+//     (rcc_encoder2gpt_embed and one A matrix per decoder layer) learn.
+// A resumed or --init_from model keeps its own kind. Memory is made exactly
+// as the server makes it (RccModel::TrainingCompress is Compress recorded
+// by autograd, in the storage dtype), and the decoder reads it through
 // RccModel::BatchLogits, the batched form of the serving equations;
-// gradients flow through the frozen decoder into the projections.
+// gradients flow through the frozen decoder into the projections and the
+// encoder.
 //
 // Stage "pretrain": windows of context_tokens + continuation_tokens corpus
 // tokens. The first context_tokens are compressed (ratio r, segments of W),
@@ -91,6 +98,9 @@ ABSL_FLAG(double, weight_decay, 0.01, "AdamW decoupled weight decay");
 ABSL_FLAG(double, clip_norm, 1.0, "global gradient-norm clip");
 ABSL_FLAG(int64_t, ratio, 4, "r: context tokens per memory slot (a fresh model)");
 ABSL_FLAG(int64_t, segment_tokens, 128, "W: tokens per encoder segment (a fresh model)");
+ABSL_FLAG(int64_t, encoder_layers, 0,
+          "a fresh model's encoder: the decoder's first N layers, trained (0: the frozen "
+          "decoder itself, only the projections learn)");
 ABSL_FLAG(std::string, storage_dtype, "bfloat16",
           "memory element type, bfloat16 or float32 (a fresh model; training sees memory "
           "rounded to it, as serving does)");
@@ -260,7 +270,7 @@ absl::StatusOr<std::vector<RccExample>> PretrainExamples(const RccModel& model,
     const int64_t* w = windows[b].data_ptr<int64_t>();
     contexts.emplace_back(w, w + context);
   }
-  absl::StatusOr<std::vector<torch::Tensor>> memories = model.Compress(contexts);
+  absl::StatusOr<std::vector<torch::Tensor>> memories = model.TrainingCompress(contexts);
   if (!memories.ok()) return memories.status();
   std::vector<RccExample> examples;
   for (int64_t b = 0; b < B; ++b) {
@@ -295,7 +305,7 @@ absl::StatusOr<RccExample> InstructExample(const RccModel& model, const Tokenize
     instruction.insert(instruction.end(), question->begin(), question->end());
     contexts.push_back(std::move(instruction));
   }
-  absl::StatusOr<std::vector<torch::Tensor>> memories = model.Compress(contexts);
+  absl::StatusOr<std::vector<torch::Tensor>> memories = model.TrainingCompress(contexts);
   if (!memories.ok()) return memories.status();
   RccExample x;
   x.memory = torch::cat(*memories, 0);
@@ -313,15 +323,24 @@ absl::StatusOr<RccExample> InstructExample(const RccModel& model, const Tokenize
   return x;
 }
 
+// Options under which the encoder's own tensors are trainable leaves.
+rcc::RccOptions Trainable() {
+  rcc::RccOptions options;
+  options.unfused_encoder = true;
+  return options;
+}
+
 absl::StatusOr<std::unique_ptr<RccModel>> FreshRcc(std::shared_ptr<const Decoder> decoder) {
   rcc::RccConfig config;
   config.compression_ratio = absl::GetFlag(FLAGS_ratio);
   config.segment_tokens = absl::GetFlag(FLAGS_segment_tokens);
   config.storage_dtype = absl::GetFlag(FLAGS_storage_dtype);
-  config.encoder_shares_decoder_weights = true;
+  config.encoder_layers = absl::GetFlag(FLAGS_encoder_layers);
+  config.encoder_shares_decoder_embedding = config.encoder_layers > 0;
+  config.encoder_shares_decoder_weights = config.encoder_layers == 0;
   if (absl::Status s = rcc::ValidateRccConfig(config); !s.ok()) return s;
   return RccModel::Initialize(config, std::move(decoder), absl::GetFlag(FLAGS_seed),
-                              absl::GetFlag(FLAGS_init_std));
+                              absl::GetFlag(FLAGS_init_std), Trainable());
 }
 
 absl::Status Run() {
@@ -371,22 +390,23 @@ absl::Status Run() {
   absl::StatusOr<std::unique_ptr<RccModel>> made;
   const std::optional<std::string> latest = LatestCheckpoint(out_dir);
   if (latest) {
-    made = rcc::LoadRcc(*latest, decoder);
+    made = rcc::LoadRcc(*latest, decoder, Trainable());
   } else if (stage_name == "instruct") {
     if (absl::GetFlag(FLAGS_init_from).empty()) {
       return absl::InvalidArgumentError(
           "--stage=instruct needs --init_from=<a pretrained RCC directory>");
     }
-    made = rcc::LoadRcc(absl::GetFlag(FLAGS_init_from), decoder);
+    made = rcc::LoadRcc(absl::GetFlag(FLAGS_init_from), decoder, Trainable());
   } else {
     made = FreshRcc(decoder);
   }
   if (!made.ok()) return made.status();
   std::unique_ptr<RccModel> model = *std::move(made);
-  if (!model->config().encoder_shares_decoder_weights) {
+  if (!model->config().encoder_shares_decoder_weights &&
+      !model->config().encoder_shares_decoder_embedding) {
     return absl::FailedPreconditionError(
-        "train_rcc trains an RCC whose encoder is the decoder; this checkpoint has an encoder "
-        "of its own");
+        "train_rcc trains an RCC whose encoder is the decoder or its first layers; this "
+        "checkpoint has a whole encoder of its own (embedding included)");
   }
 
   const std::string export_dir = absl::GetFlag(FLAGS_export_dir);
@@ -485,7 +505,7 @@ absl::Status Run() {
         if (static_cast<double>(rng.Below(1000000)) < replay * 1e6) {
           const std::vector<int32_t>& w = windows[rng.Below(windows.size())];
           std::vector<int64_t> window(w.begin(), w.end());
-          absl::StatusOr<std::vector<torch::Tensor>> memory = model->Compress({window});
+          absl::StatusOr<std::vector<torch::Tensor>> memory = model->TrainingCompress({window});
           if (!memory.ok()) return memory.status();
           RccExample x;
           x.memory = (*memory)[0];
@@ -522,14 +542,19 @@ absl::Status Run() {
       return ExamplesLoss(*model, *examples_of_batch);
     };
   }
+  int64_t trained_parameters = 0;
+  for (const auto& [name, tensor] : model->Parameters()) trained_parameters += tensor.numel();
   std::fprintf(stderr,
                "stage %s: %zu training windows, %zu validation windows of %lld tokens, "
-               "read in %.1f s; ratio %lld, segments of %lld tokens, %zu projections\n",
+               "read in %.1f s; ratio %lld, segments of %lld tokens, encoder of %lld layers "
+               "(%s), %lld trained parameters in %zu tensors\n",
                stage_name.c_str(), train->size(), valid->size(), static_cast<long long>(window),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
                static_cast<long long>(model->config().compression_ratio),
                static_cast<long long>(model->config().segment_tokens),
-               model->Parameters().size());
+               static_cast<long long>(model->encoder().config().num_hidden_layers),
+               model->config().encoder_shares_decoder_weights ? "the frozen decoder" : "trained",
+               static_cast<long long>(trained_parameters), model->Parameters().size());
 
   TrainerOptions options;
   options.schedule = {absl::GetFlag(FLAGS_lr), absl::GetFlag(FLAGS_warmup), steps, 0.1};

@@ -164,6 +164,51 @@ TEST(TrainRccTest, PretrainsResumesExportsAndInstructs) {
   EXPECT_EQ((*memories)[0]->slots(), (static_cast<int64_t>(ids->size()) + 3) / 4);
 }
 
+// --encoder_layers: the encoder is a trained copy of the decoder's first
+// layers; the export holds them (not the embedding) and the engine serves it.
+TEST(TrainRccTest, TrainsAnEncoderOfTheDecodersFirstLayers) {
+  const std::string corpus = WriteCorpus();
+  const std::string exported = TempDir("own_encoder_export");
+  std::string log;
+  ASSERT_EQ(TrainRcc(absl::StrCat("--corpus_dir=", corpus, " --out_dir=", TempDir("own_encoder"),
+                                  " --encoder_layers=1 --steps=2 --checkpoint_every=2",
+                                  " --export_dir=", exported),
+                     &log),
+            0)
+      << log;
+  EXPECT_THAT(log, HasSubstr("encoder of 1 layers (trained)"));
+  EXPECT_THAT(log, HasSubstr("step 2/2 loss"));
+  const std::string config = ReadFile(exported + "/rcc_config.json");
+  EXPECT_THAT(config, HasSubstr("\"encoder_shares_decoder_embedding\": true"));
+  EXPECT_THAT(config, HasSubstr("\"encoder_layers\": 1"));
+  absl::StatusOr<WeightMap> tensors =
+      LoadSafetensors(exported + "/rcc.safetensors", torch::kFloat);
+  ASSERT_TRUE(tensors.ok()) << tensors.status();
+  int encoder_tensors = 0;
+  for (const auto& [name, tensor] : *tensors) {
+    if (name.rfind("gpt_neox.rcc_encoder.", 0) == 0) ++encoder_tensors;
+    EXPECT_THAT(name, ::testing::Not(HasSubstr("embed_in"))) << "the decoder's, not shipped";
+  }
+  EXPECT_GT(encoder_tensors, 0);
+
+  EngineOptions options;
+  options.decoder_dir = SrcDir("tests/testdata/tiny/decoder");
+  options.rcc_dir = exported;
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Load(options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  auto ids = (*engine)->Tokenize("The river number 3 keeps seven gates.");
+  ASSERT_TRUE(ids.ok());
+  auto memories = (*engine)->Compress(Method::kRcc, {*ids});
+  ASSERT_TRUE(memories.ok()) << memories.status();
+  EXPECT_EQ((*memories)[0]->slots(), (static_cast<int64_t>(ids->size()) + 3) / 4);
+
+  EXPECT_EQ(TrainRcc(absl::StrCat("--corpus_dir=", corpus, " --out_dir=", TempDir("too_deep"),
+                                  " --encoder_layers=3 --steps=1"),
+                     &log),
+            1);
+  EXPECT_THAT(log, HasSubstr("only 2 layers"));
+}
+
 TEST(TrainRccTest, BadFlagsAreExplained) {
   std::string log;
   EXPECT_EQ(TrainRcc("--stage=finetune", &log), 1);
