@@ -15,6 +15,10 @@
 namespace ccs::model::rcc {
 namespace {
 
+// The encoder's own tensors go to a file of their own, so that neither file
+// of a demo checkpoint nears the 50 MB that git hosts warn about.
+constexpr char kEncoderFile[] = "rcc_encoder.safetensors";
+
 absl::Status InDirectory(const std::string& dir, const absl::Status& status) {
   return absl::Status(status.code(), absl::StrCat(dir, ": ", status.message()));
 }
@@ -74,11 +78,28 @@ absl::Status SaveRcc(const RccModel& model, const std::string& directory, torch:
   }
   return transformer::internal::GuardTorch("SaveRcc", [&]() -> absl::Status {
     torch::NoGradGuard no_grad;
-    NamedTensors tensors;
-    for (const auto& [name, tensor] : model.Parameters()) {  // projections and encoder
-      tensors.emplace_back(name, tensor.detach().to(torch::kCPU, dtype));
+    const std::string encoder_prefix =
+        RccBasePrefix(model.config(), model.decoder().config()) + "rcc_encoder.";
+    NamedTensors projections, encoder;
+    for (const auto& [name, tensor] : model.Parameters()) {
+      (name.rfind(encoder_prefix, 0) == 0 ? encoder : projections)
+          .emplace_back(name, tensor.detach().to(torch::kCPU, dtype));
     }
-    return WriteSafetensors(directory + "/rcc.safetensors", tensors, metadata);
+    if (absl::Status s = WriteSafetensors(directory + "/rcc.safetensors", projections, metadata);
+        !s.ok()) {
+      return s;
+    }
+    const std::string encoder_path = directory + "/" + kEncoderFile;
+    if (encoder.empty()) {  // a stale encoder file would be read back with the projections
+      std::error_code removed;
+      std::filesystem::remove(encoder_path, removed);
+      if (removed) {
+        return absl::InternalError(absl::StrCat("cannot remove ", encoder_path, ": ",
+                                                removed.message()));
+      }
+      return absl::OkStatus();
+    }
+    return WriteSafetensors(encoder_path, encoder, metadata);
   });
 }
 

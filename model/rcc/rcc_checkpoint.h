@@ -43,8 +43,10 @@ absl::StatusOr<std::unique_ptr<RccModel>> LoadRcc(
     const RccOptions& options = {});
 
 // SaveRcc writes `model` to `directory` (created if missing) as
-// rcc_config.json and rcc.safetensors: model.Parameters() (the projections
-// and the encoder's own tensors), every tensor in `dtype` (a floating dtype), with `metadata` in the
+// rcc_config.json, rcc.safetensors (the projections) and, when the encoder
+// has tensors of its own (model.Parameters() lists them),
+// rcc_encoder.safetensors (an old one is removed when it has none), every
+// tensor in `dtype` (a floating dtype), with `metadata` in the
 // safetensors header. Files are written under temporary names and renamed.
 // LoadRcc reads the directory back to the same model (up to `dtype`).
 // INVALID_ARGUMENT for a non-floating dtype; INTERNAL for file system

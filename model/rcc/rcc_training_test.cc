@@ -185,6 +185,16 @@ TEST(RccBatchLogitsTest, GradientsReachEveryProjection) {
   }
 }
 
+// The same names, in the same order, with exactly equal values.
+void ExpectSameParameters(const RccModel& saved_model, const RccModel& loaded_model) {
+  const auto saved = saved_model.Parameters(), loaded = loaded_model.Parameters();
+  ASSERT_EQ(saved.size(), loaded.size());
+  for (size_t i = 0; i < saved.size(); ++i) {
+    EXPECT_EQ(saved[i].first, loaded[i].first);
+    EXPECT_TRUE(saved[i].second.equal(loaded[i].second)) << saved[i].first;
+  }
+}
+
 TEST(RccCheckpointTest, SharedEncoderRoundTripHoldsOnlyTheProjections) {
   const std::shared_ptr<const Decoder> decoder = TinyDecoder();
   std::unique_ptr<RccModel> model = Fresh(0.3, decoder);
@@ -194,18 +204,14 @@ TEST(RccCheckpointTest, SharedEncoderRoundTripHoldsOnlyTheProjections) {
   absl::StatusOr<WeightMap> file = LoadSafetensors(dir + "/rcc.safetensors", torch::kFloat);
   ASSERT_TRUE(file.ok()) << file.status();
   EXPECT_EQ(file->size(), 4u);  // no rcc_encoder.*: the encoder is the decoder
+  EXPECT_FALSE(std::filesystem::exists(dir + "/rcc_encoder.safetensors"));
   absl::StatusOr<std::unique_ptr<RccModel>> back =
       LoadRcc(dir, decoder);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE((*back)->config().encoder_shares_decoder_weights);
   EXPECT_EQ((*back)->config().compression_ratio, 4);
   EXPECT_EQ((*back)->config().segment_tokens, 16);
-  const auto saved = model->Parameters(), loaded = (*back)->Parameters();
-  ASSERT_EQ(saved.size(), loaded.size());
-  for (size_t i = 0; i < saved.size(); ++i) {
-    EXPECT_EQ(saved[i].first, loaded[i].first);
-    EXPECT_TRUE(saved[i].second.equal(loaded[i].second)) << saved[i].first;
-  }
+  ExpectSameParameters(*model, **back);
   const torch::Tensor memory = Memory(*model, Tokens(20, 2));
   EXPECT_LT(MaxDiff(memory, Memory(**back, Tokens(20, 2))), 1e-6);
   absl::StatusOr<torch::Tensor> a = model->InjectedLogits(memory, Tokens(4, 3));
@@ -338,20 +344,25 @@ TEST(RccOwnEncoderTest, RoundTripHoldsTheLayersButNotTheEmbedding) {
   }
   const std::string dir = TempDir("own_layers_f32");
   ASSERT_TRUE(SaveRcc(*model, dir, torch::kFloat).ok());
-  absl::StatusOr<WeightMap> file = LoadSafetensors(dir + "/rcc.safetensors", torch::kFloat);
-  ASSERT_TRUE(file.ok()) << file.status();
-  EXPECT_EQ(file->size(), 14u);
-  EXPECT_EQ(file->count("model.rcc_encoder.model.embed_tokens.weight"), 0u);
+  // The projections in rcc.safetensors, the encoder's 10 tensors in a file
+  // of their own.
+  absl::StatusOr<WeightMap> projections =
+      LoadSafetensors(dir + "/rcc.safetensors", torch::kFloat);
+  ASSERT_TRUE(projections.ok()) << projections.status();
+  EXPECT_EQ(projections->size(), 4u);
+  absl::StatusOr<WeightMap> encoder =
+      LoadSafetensors(dir + "/rcc_encoder.safetensors", torch::kFloat);
+  ASSERT_TRUE(encoder.ok()) << encoder.status();
+  EXPECT_EQ(encoder->size(), 10u);
+  for (const auto& [name, tensor] : *encoder) {
+    EXPECT_EQ(name.rfind("model.rcc_encoder.model.", 0), 0u) << name;
+  }
+  EXPECT_EQ(encoder->count("model.rcc_encoder.model.embed_tokens.weight"), 0u);
   absl::StatusOr<std::unique_ptr<RccModel>> back = LoadRcc(dir, decoder);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE((*back)->config().encoder_shares_decoder_embedding);
   EXPECT_EQ((*back)->config().encoder_layers, 1);
-  const auto saved = model->Parameters(), loaded = (*back)->Parameters();
-  ASSERT_EQ(saved.size(), loaded.size());
-  for (size_t i = 0; i < saved.size(); ++i) {
-    EXPECT_EQ(saved[i].first, loaded[i].first);
-    EXPECT_TRUE(saved[i].second.equal(loaded[i].second)) << saved[i].first;
-  }
+  ExpectSameParameters(*model, **back);
   const std::vector<int64_t> context = Tokens(20, 2);
   const torch::Tensor memory = Memory(*model, context);
   EXPECT_LT(MaxDiff(memory, Memory(**back, context)), 1e-6);
@@ -359,6 +370,19 @@ TEST(RccOwnEncoderTest, RoundTripHoldsTheLayersButNotTheEmbedding) {
   absl::StatusOr<torch::Tensor> b = (*back)->InjectedLogits(memory, Tokens(4, 3));
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_LT(MaxDiff(*a, *b), 1e-6);
+
+  // Saving a model without an encoder of its own over the directory
+  // removes the encoder file, which would otherwise be read back.
+  const std::string reused = TempDir("own_layers_then_shared");
+  ASSERT_TRUE(SaveRcc(*model, reused, torch::kFloat).ok());
+  ASSERT_TRUE(std::filesystem::exists(reused + "/rcc_encoder.safetensors"));
+  std::unique_ptr<RccModel> shared = Fresh(0.3, decoder);
+  ASSERT_NE(shared, nullptr);
+  ASSERT_TRUE(SaveRcc(*shared, reused, torch::kFloat).ok());
+  EXPECT_FALSE(std::filesystem::exists(reused + "/rcc_encoder.safetensors"));
+  absl::StatusOr<std::unique_ptr<RccModel>> shared_back = LoadRcc(reused, decoder);
+  ASSERT_TRUE(shared_back.ok()) << shared_back.status();
+  ExpectSameParameters(*shared, **shared_back);
 
   // An embedding in the checkpoint contradicts the config.
   NamedTensors extra = {{"model.rcc_encoder.model.embed_tokens.weight", torch::ones({96, 32})}};

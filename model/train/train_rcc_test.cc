@@ -182,7 +182,7 @@ TEST(TrainRccTest, TrainsAnEncoderOfTheDecodersFirstLayers) {
   EXPECT_THAT(config, HasSubstr("\"encoder_shares_decoder_embedding\": true"));
   EXPECT_THAT(config, HasSubstr("\"encoder_layers\": 1"));
   absl::StatusOr<WeightMap> tensors =
-      LoadSafetensors(exported + "/rcc.safetensors", torch::kFloat);
+      LoadSafetensors(exported + "/rcc_encoder.safetensors", torch::kFloat);
   ASSERT_TRUE(tensors.ok()) << tensors.status();
   int encoder_tensors = 0;
   for (const auto& [name, tensor] : *tensors) {
