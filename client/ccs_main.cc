@@ -303,6 +303,17 @@ int Compress(Client& client, const Args& args) {
   ccs::client::ProgressBar progress(stderr, input.size, *progress_wanted);
 
   std::string session_id = absl::GetFlag(FLAGS_session);
+  // Every append states the session's token count it builds on
+  // (expected_session_tokens), so that a retried append the server had
+  // already stored fails with ABORTED instead of landing twice.
+  int64_t session_tokens = 0;
+  if (!session_id.empty()) {
+    ccs::v1::GetSessionRequest get;
+    get.set_session_id(session_id);
+    absl::StatusOr<ccs::v1::Session> session = client.GetSession(get);
+    if (!session.ok()) return Report(session.status());
+    session_tokens = session->tokens();
+  }
   ccs::v1::CompressResponse total;
   int appends = 0;
   for (;;) {
@@ -317,6 +328,7 @@ int Compress(Client& client, const Args& args) {
     request.set_model(absl::GetFlag(FLAGS_model));
     request.set_method(*method);
     request.set_prefer_low_latency(absl::GetFlag(FLAGS_low_latency));
+    request.set_expected_session_tokens(session_tokens);
     absl::StatusOr<ccs::v1::CompressResponse> reply = client.Compress(request);
     if (!reply.ok()) {
       progress.Finish();
@@ -326,9 +338,23 @@ int Compress(Client& client, const Args& args) {
             "request(s)); the append of bytes [%d, %d) failed:\n",
             offset, session_id, appends, offset, chunker.consumed());
       }
+      if (reply.status().code() == absl::StatusCode::kAborted) {
+        // After a lost connection, the usual cause is a retried try of an
+        // append the server had stored; the CLI cannot tell that from
+        // another client's append, so it stops and says how to go on.
+        std::cerr << absl::StrFormat(
+            "the session is not at the %d tokens this append expected: an earlier try of it "
+            "(retried after a lost connection) or another client appended; nothing more was "
+            "stored. `ccs sessions get %s` shows the session. If this chunk landed, send the "
+            "rest with `tail -c +%d INPUT | ccs compress --session=%s -`, if not with "
+            "`tail -c +%d INPUT | ccs compress --session=%s -`\n",
+            session_tokens, session_id, chunker.consumed() + 1, session_id, offset + 1,
+            session_id);
+      }
       return Report(reply.status());
     }
     session_id = reply->session_id();
+    session_tokens = reply->session().tokens();
     ++appends;
     Accumulate(*reply, &total);
     progress.Update(chunker.consumed(),

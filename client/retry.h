@@ -24,7 +24,9 @@
 // Note on appends: a Compress that appends to a session is not idempotent.
 // RESOURCE_EXHAUSTED (queue full) means the work was not done, but an
 // UNAVAILABLE from a connection lost after the server acted could, rarely,
-// make a retried append land twice; set max_attempts = 1 where that matters.
+// make a retried append land twice. Set CompressRequest's
+// expected_session_tokens (the `ccs` CLI does) and such a retry fails with
+// ABORTED instead, having stored nothing.
 #ifndef CCS_CLIENT_RETRY_H_
 #define CCS_CLIENT_RETRY_H_
 

@@ -198,6 +198,17 @@ absl::Status ContextCompressionService::CheckSessionTokens(int64_t held, int64_t
       " are allowed per session (--max_session_tokens): start a new session"));
 }
 
+absl::Status ContextCompressionService::CheckExpectedTokens(const v1::CompressRequest& request,
+                                                           int64_t held) {
+  const int64_t expected = request.expected_session_tokens();
+  if (expected == 0 || expected == held) return absl::OkStatus();
+  return absl::AbortedError(absl::StrCat(
+      "session ", request.session_id(), " holds ", held,
+      " tokens of context, not the ", expected,
+      " this append expected (expected_session_tokens); nothing was stored. An earlier try "
+      "of this append, or another client, may have appended: read the session and decide"));
+}
+
 absl::Status ContextCompressionService::CheckModel(const std::string& model) const {
   if (engine_ == nullptr) return NoModel();
   if (model.empty() || model == engine_->description().name) return absl::OkStatus();
@@ -271,6 +282,7 @@ absl::StatusOr<ContextCompressionService::CompressPlan> ContextCompressionServic
     absl::StatusOr<Session> session = store_->Get(tenant, request.session_id());
     if (!session.ok()) return session.status();
     held_tokens = session->info.tokens;
+    if (absl::Status s = CheckExpectedTokens(request, session->info.tokens); !s.ok()) return s;
     if (request.method() != v1::METHOD_AUTO && ToProto(session->info.method) != request.method()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "session ", request.session_id(), " holds ", model::MethodName(session->info.method),
@@ -304,6 +316,7 @@ absl::Status ContextCompressionService::StoreCompressed(
       absl::StatusOr<Session> session = store_->Get(tenant, request.session_id());
       if (!session.ok()) return session.status();
       // Checked again: a concurrent append may have grown the session.
+      if (absl::Status s = CheckExpectedTokens(request, session->info.tokens); !s.ok()) return s;
       if (absl::Status s = CheckSessionTokens(session->info.tokens, added->tokens()); !s.ok()) {
         return s;
       }

@@ -77,6 +77,9 @@ class ContextCompressionService final : public v1::ContextCompression::CallbackS
   // RESOURCE_EXHAUSTED if a session holding `held` tokens of context may not
   // take `added` more (limits_.max_session_tokens).
   absl::Status CheckSessionTokens(int64_t held, int64_t added) const;
+  // ABORTED if `request` expects its session to hold a token count other
+  // than `held` (CompressRequest.expected_session_tokens; 0 expects nothing).
+  static absl::Status CheckExpectedTokens(const v1::CompressRequest& request, int64_t held);
   absl::StatusOr<model::Method> ResolveMethod(v1::Method requested, bool prefer_low_latency) const;
   // Tokenizes a Compress request's context and checks its length.
   absl::StatusOr<std::vector<int32_t>> ContextIds(const std::string& text,

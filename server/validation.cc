@@ -137,6 +137,16 @@ absl::Status ValidateCompressRequest(const v1::CompressRequest& request,
       return s;
     }
   }
+  if (request.expected_session_tokens() < 0) {
+    return InvalidArgumentError(absl::StrCat(
+        "expected_session_tokens is ", request.expected_session_tokens(),
+        "; it must be 0 (no check) or the session's token count"));
+  }
+  if (request.expected_session_tokens() > 0 && request.session_id().empty()) {
+    return InvalidArgumentError(
+        "expected_session_tokens applies to appends: set session_id, or leave "
+        "it 0 when creating a session");
+  }
   const bool has_text = !request.text().empty();
   const bool has_ids = request.token_ids_size() > 0;
   if (has_text == has_ids) {

@@ -81,6 +81,19 @@ TEST(ValidateCompressRequestTest, ChecksEncodingIdsMethodAndSession) {
   EXPECT_THAT(ValidateCompressRequest(request, limits), IsInvalid("model"));
 }
 
+TEST(ValidateCompressRequestTest, ExpectedSessionTokensNeedAnAppend) {
+  v1::CompressRequest request;
+  request.set_text("fine");
+  request.set_expected_session_tokens(12);
+  EXPECT_THAT(ValidateCompressRequest(request, RequestLimits()),
+              IsInvalid("expected_session_tokens applies to appends"));
+  request.set_session_id(kId);
+  EXPECT_TRUE(ValidateCompressRequest(request, RequestLimits()).ok());
+  request.set_expected_session_tokens(-1);
+  EXPECT_THAT(ValidateCompressRequest(request, RequestLimits()),
+              IsInvalid("expected_session_tokens is -1"));
+}
+
 v1::GenerateRequest ValidGenerate() {
   v1::GenerateRequest request;
   request.set_session_id(kId);

@@ -110,6 +110,23 @@ TEST_F(CliTest, PipedCompressIsChunkedQuietAndLosesNothing) {
   EXPECT_THAT(err, HasSubstr("FINISH_REASON_EOS"));
 }
 
+// --session: every chunk states the token count it builds on
+// (expected_session_tokens), starting from the session's own.
+TEST_F(CliTest, CompressAppendsToAnExistingSession) {
+  const std::string first = ScratchPath("first.txt"), second = ScratchPath("second.txt");
+  WriteFile(first, "The first part, one request.\n");
+  WriteFile(second, Document());
+  std::string out, err;
+  ASSERT_EQ(Ccs("compress " + first + " --method=none", &out, &err), 0) << err;
+  const std::string id = SessionIdOf(out);
+  ASSERT_EQ(id.size(), 32u);
+  ASSERT_EQ(Ccs("compress " + second + " --chunk_bytes=300 --session=" + id, &out, &err), 0)
+      << err;
+  EXPECT_EQ(SessionIdOf(out), id);
+  ASSERT_EQ(Ccs("reconstruct --session=" + id, &out, &err), 0) << err;
+  EXPECT_EQ(out, "The first part, one request.\n" + Document());
+}
+
 TEST_F(CliTest, JsonCompressSumsTheAppends) {
   const std::string path = ScratchPath("document.txt");
   WriteFile(path, Document());

@@ -120,6 +120,33 @@ TEST_F(ModelEndToEndTest, RccSessionGrowsByAppendsAndAnswersInAStream) {
   EXPECT_EQ(again, text);
 }
 
+// expected_session_tokens: an append whose precondition no longer holds (as
+// after a retried try that the server had already stored) stores nothing.
+TEST_F(ModelEndToEndTest, AnAppendExpectingAnotherTokenCountIsAbortedAndStoresNothing) {
+  v1::CompressResponse first = CompressOrDie("A first part of the context.", v1::METHOD_RCC);
+  const int64_t held = first.session().tokens();
+  v1::CompressRequest append;
+  append.set_session_id(first.session_id());
+  append.set_text("The second part.");
+  append.set_expected_session_tokens(held);
+  absl::StatusOr<v1::CompressResponse> stored = client_->Compress(append);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  const int64_t grown = stored->session().tokens();
+  EXPECT_GT(grown, held);
+
+  // The same append again, as a retry would send it.
+  absl::StatusOr<v1::CompressResponse> again = client_->Compress(append);
+  ASSERT_EQ(again.status().code(), absl::StatusCode::kAborted) << again.status();
+  EXPECT_THAT(std::string(again.status().message()),
+              ::testing::HasSubstr(absl::StrCat("holds ", grown, " tokens of context, not the ",
+                                                held, " this append expected")));
+  v1::GetSessionRequest get;
+  get.set_session_id(first.session_id());
+  absl::StatusOr<v1::Session> session = client_->GetSession(get);
+  ASSERT_TRUE(session.ok()) << session.status();
+  EXPECT_EQ(session->tokens(), grown);
+}
+
 TEST_F(ModelEndToEndTest, IcFormerIsTheLowLatencyPathAndAnswers) {
   v1::CompressRequest request;
   request.set_text("A context for the fast path, long enough to need two chunks of sixteen.");
