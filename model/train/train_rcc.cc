@@ -27,7 +27,8 @@
 //
 // Stage "instruct": starting from a pretrained RCC (--init_from), examples
 // from model/train/instructions.h (passkeys in 1, 2 or 4 contexts of
-// context_tokens filler, dictionary entries, verses), in the layouts the
+// context_tokens filler, dictionary entries, verses; successive batches
+// cycle through --instruct_kinds, so a repeated kind weighs more), in the layouts the
 // engine serves (model/engine/engine.h, EngineTemplates' defaults):
 //   answering:  [memory] + rcc_prompt_prefix + question + answer_prefix
 //               -> answer, stop token;
@@ -117,6 +118,10 @@ ABSL_FLAG(double, instruction_reconstruction_share, 0.25,
 ABSL_FLAG(double, reconstruction_replay_share, 0.25,
           "instruct: share of the examples that reconstruct a corpus window, as in pretrain "
           "(so that answering is not learned at Reconstruct's expense)");
+ABSL_FLAG(std::vector<std::string>, instruct_kinds,
+          std::vector<std::string>({"passkey", "dictionary", "verse"}),
+          "instruct: the kinds of successive training batches, repeated in this order "
+          "(passkey, dictionary, verse; a kind may repeat to weight it)");
 ABSL_FLAG(int64_t, log_every, 10, "steps between progress lines");
 ABSL_FLAG(int64_t, eval_every, 200, "steps between validation passes");
 ABSL_FLAG(int64_t, eval_windows, 32, "pretrain: validation windows (each run both ways)");
@@ -373,6 +378,17 @@ absl::Status Run() {
         "--reconstruct_share, --instruction_reconstruction_share and "
         "--reconstruction_replay_share must lie in [0, 1]");
   }
+  static const char* kKinds[] = {"passkey", "dictionary", "verse"};
+  const std::vector<std::string> train_kinds = absl::GetFlag(FLAGS_instruct_kinds);
+  if (train_kinds.empty()) {
+    return absl::InvalidArgumentError("--instruct_kinds needs at least one kind");
+  }
+  for (const std::string& kind : train_kinds) {
+    if (std::find(std::begin(kKinds), std::end(kKinds), kind) == std::end(kKinds)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--instruct_kinds: unknown kind \"", kind, "\"; the kinds are passkey, dictionary, verse"));
+    }
+  }
   const std::string decoder_dir = absl::GetFlag(FLAGS_decoder_dir);
   absl::StatusOr<std::unique_ptr<Decoder>> loaded = transformer::LoadDecoder(decoder_dir, {});
   if (!loaded.ok()) return loaded.status();
@@ -487,18 +503,15 @@ absl::Status Run() {
         tokenizer->get(), *train, std::move(train_facts->first), std::move(train_facts->second));
     valid_examples = std::make_unique<InstructionGenerator>(
         tokenizer->get(), *valid, std::move(valid_facts->first), std::move(valid_facts->second));
-    // Batch `index`: kind index % 3 (passkeys in 1, 2 or 4 contexts), each
-    // example a replayed reconstruction of a window of `windows` with chance
-    // `replay`, else in the instruction-reconstruction layout with chance
-    // ir_share.
-    static const char* kKinds[] = {"passkey", "dictionary", "verse"};
+    // A batch of `kind` (passkeys in 1, 2 or 4 contexts), each example a
+    // replayed reconstruction of a window of `windows` with chance `replay`,
+    // else in the instruction-reconstruction layout with chance ir_share.
     const auto examples = [&, context, B, ir_share](
                               const InstructionGenerator& generator,
                               const std::vector<std::vector<int32_t>>& windows, double replay,
                               uint64_t draw,
-                              int64_t index) -> absl::StatusOr<std::vector<RccExample>> {
+                              const std::string& kind) -> absl::StatusOr<std::vector<RccExample>> {
       SplitMix64 rng(draw);
-      const std::string kind = kKinds[index % 3];
       const int64_t units = kind == "passkey" ? int64_t{1} << rng.Below(3) : 1;
       std::vector<RccExample> batch;
       for (int64_t b = 0; b < B; ++b) {
@@ -524,7 +537,8 @@ absl::Status Run() {
     };
     stage.tokens_per_step = B * context;  // context tokens of a 1-unit step (a lower bound)
     stage.train_loss = [&, examples](int64_t step) -> absl::StatusOr<torch::Tensor> {
-      auto batch = examples(*train_examples, *train, replay_share, seed * 1000003 + step, step);
+      auto batch = examples(*train_examples, *train, replay_share, seed * 1000003 + step,
+                            train_kinds[step % train_kinds.size()]);
       if (!batch.ok()) return batch.status();
       absl::StatusOr<LossResult> r = ExamplesLoss(*model, *batch);
       if (!r.ok()) return r.status();
@@ -537,7 +551,8 @@ absl::Status Run() {
     };
     stage.valid_loss = [&, examples](int64_t batch) -> absl::StatusOr<LossResult> {
       auto examples_of_batch =
-          examples(*valid_examples, *valid, batch < 6 ? 0.0 : 1.0, 99991 + batch, batch);
+          examples(*valid_examples, *valid, batch < 6 ? 0.0 : 1.0, 99991 + batch,
+                   kKinds[batch % 3]);
       if (!examples_of_batch.ok()) return examples_of_batch.status();
       return ExamplesLoss(*model, *examples_of_batch);
     };

@@ -138,6 +138,7 @@ TEST(TrainRccTest, PretrainsResumesExportsAndInstructs) {
   ASSERT_EQ(TrainRcc(absl::StrCat("--corpus_dir=", corpus, " --stage=instruct --init_from=",
                                   exported, " --out_dir=", TempDir("instruct"),
                                   " --steps=3 --checkpoint_every=3 ",
+                                  "--instruct_kinds=passkey,passkey,verse ",
                                   "--instruction_reconstruction_share=0.5 ",
                                   "--reconstruction_replay_share=0.5 --export_dir=",
                                   instructed),
@@ -220,6 +221,8 @@ TEST(TrainRccTest, BadFlagsAreExplained) {
   EXPECT_THAT(log, HasSubstr("--init_from"));
   EXPECT_EQ(TrainRcc("--reconstruction_replay_share=1.5", &log), 1);
   EXPECT_THAT(log, HasSubstr("--reconstruction_replay_share must lie in [0, 1]"));
+  EXPECT_EQ(TrainRcc("--instruct_kinds=passkey,recipe", &log), 1);
+  EXPECT_THAT(log, HasSubstr("unknown kind \"recipe\"; the kinds are passkey, dictionary, verse"));
 }
 
 }  // namespace
