@@ -15,7 +15,10 @@
 #   2. instruct: passkeys (in 256, 512 or 1024 tokens), dictionary entries
 #      and verses, answered in the layout the server uses, a quarter of them
 #      with instruction reconstruction, and a quarter of the examples
-#      replayed pretraining reconstructions.
+#      replayed pretraining reconstructions;
+#   3. instruct again from stage 2's export, with fresh draws (another seed)
+#      and passkeys weighted double (--instruct_kinds: half the batches are
+#      passkeys), at a lower learning rate.
 # Cost, measured on the 2 free cores of the development machine (docs/training.md):
 # a pretraining step of 4 x 256 tokens took 6.8 s, so the 600
 # pretraining steps took 1 h 08 min, and the 120 instruct steps 12 min.
@@ -36,8 +39,18 @@ bazel-bin/model/train/train_rcc "${model[@]}" --stage=instruct --out_dir=data/tr
   --checkpoint_every=10 --eval_every=60 --log_every=5 \
   2>&1 | tee -a data/train/rcc5-instruct.log
 bazel-bin/model/train/train_rcc "${model[@]}" --stage=instruct --out_dir=data/train/rcc5-instruct \
-  --steps=120 --export_only --export_dir=models/demo/rcc-smollm2-4x
+  --steps=120 --export_only --export_dir=data/train/rcc5-instruct-export
+bazel-bin/model/train/train_rcc "${model[@]/--seed=1234/--seed=4321}" --stage=instruct \
+  --out_dir=data/train/rcc5-passkey --init_from=data/train/rcc5-instruct-export \
+  --steps=500 --lr=2e-4 --warmup=10 --instruct_kinds=passkey,passkey,dictionary,verse \
+  --instruction_reconstruction_share=0.25 --reconstruction_replay_share=0.25 \
+  --checkpoint_every=25 --eval_every=125 --log_every=5 \
+  2>&1 | tee -a data/train/rcc5-passkey.log
+bazel-bin/model/train/train_rcc "${model[@]/--seed=1234/--seed=4321}" --stage=instruct \
+  --out_dir=data/train/rcc5-passkey --steps=500 --export_only \
+  --export_dir=models/demo/rcc-smollm2-4x
 .venv/bin/python model/train/write_manifest.py --model_dir=models/demo/rcc-smollm2-4x \
   --base_model_dir=models/smollm2-135m-instruct \
   --recipe_file=model/train/recipes/rcc-smollm2-4x.sh \
-  --training_log=data/train/rcc5-pretrain.log --training_log=data/train/rcc5-instruct.log
+  --training_log=data/train/rcc5-pretrain.log --training_log=data/train/rcc5-instruct.log \
+  --training_log=data/train/rcc5-passkey.log
