@@ -21,7 +21,8 @@
 #      passkeys), at a lower learning rate.
 # Cost, measured on the 2 free cores of the development machine (docs/training.md):
 # a pretraining step of 4 x 256 tokens took 6.8 s, so the 600
-# pretraining steps took 1 h 08 min, and the 120 instruct steps 12 min.
+# pretraining steps took 1 h 08 min, the 120 instruct steps 12 min, and the
+# 500 steps of stage 3 1 h 12 min (about 7.5 s per step).
 # Rerunning the script resumes each stage from its newest checkpoint in
 # data/train/. Run from the repository root after `deploy/setup.sh --corpus`.
 set -euo pipefail
