@@ -110,8 +110,9 @@ TEST_F(CliTest, PipedCompressIsChunkedQuietAndLosesNothing) {
   EXPECT_THAT(err, HasSubstr("FINISH_REASON_EOS"));
 }
 
-// --session: every chunk states the token count it builds on
-// (expected_session_tokens), starting from the session's own.
+// --session: the first chunk builds on the session's token count (read with
+// GetSession), each later one on the count the previous reply gave; a wrong
+// expected_session_tokens would be ABORTED and fail the command.
 TEST_F(CliTest, CompressAppendsToAnExistingSession) {
   const std::string first = ScratchPath("first.txt"), second = ScratchPath("second.txt");
   WriteFile(first, "The first part, one request.\n");
