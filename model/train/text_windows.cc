@@ -1,6 +1,7 @@
 #include "model/train/text_windows.h"
 
 #include <fstream>
+#include <map>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -79,6 +80,39 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> PackWindows(const Tokenizer& t
     stream.erase(stream.begin(), stream.begin() + start);
   }
   return windows;
+}
+
+absl::StatusOr<std::vector<std::vector<std::vector<int32_t>>>> ShortDocuments(
+    const Tokenizer& tokenizer, const std::vector<JsonlRecord>& records, int64_t min_tokens,
+    int64_t max_tokens, int64_t per_source, uint64_t seed) {
+  if (min_tokens < 1 || max_tokens < min_tokens || per_source < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "short documents need 1 <= min_tokens <= max_tokens and per_source >= 1, not ",
+        min_tokens, ", ", max_tokens, ", ", per_source));
+  }
+  std::map<std::string, std::vector<std::string>> by_source;
+  for (const JsonlRecord& r : records) {
+    const std::string& text = r.at("text");
+    if (static_cast<int64_t>(text.size()) <= 8 * max_tokens) {
+      by_source[r.at("source")].push_back(text);
+    }
+  }
+  EncodeOptions plain;
+  plain.parse_special_tokens = false;
+  std::vector<std::vector<std::vector<int32_t>>> kept;
+  for (auto& [source, texts] : by_source) {
+    Shuffle(texts, seed);
+    std::vector<std::vector<int32_t>> documents;
+    for (const std::string& text : texts) {
+      if (static_cast<int64_t>(documents.size()) >= per_source) break;
+      absl::StatusOr<std::vector<int32_t>> ids = tokenizer.Encode(text, plain);
+      if (!ids.ok()) return ids.status();
+      const int64_t n = static_cast<int64_t>(ids->size());
+      if (n >= min_tokens && n <= max_tokens) documents.push_back(*std::move(ids));
+    }
+    if (!documents.empty()) kept.push_back(std::move(documents));
+  }
+  return kept;
 }
 
 }  // namespace ccs::model::train

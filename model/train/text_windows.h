@@ -52,6 +52,19 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> PackWindows(const Tokenizer& t
                                                               std::vector<std::string> texts,
                                                               const WindowOptions& options);
 
+// ShortDocuments tokenizes (special tokens as ordinary text) the texts of
+// `records` whose `source` field is the same, per source, in an order
+// shuffled by `seed`, and keeps the whole ones of min_tokens to max_tokens
+// tokens, at most per_source of each source: whole short documents, each
+// from its first token to its last, grouped by source so that a caller can
+// draw sources evenly (the corpus is mostly dictionary entries). Texts of
+// more than 8 bytes per allowed token are skipped untokenized. Sources
+// that keep nothing are left out. INVALID_ARGUMENT for min_tokens < 1,
+// max_tokens < min_tokens, per_source < 1, or text that is not UTF-8.
+absl::StatusOr<std::vector<std::vector<std::vector<int32_t>>>> ShortDocuments(
+    const Tokenizer& tokenizer, const std::vector<JsonlRecord>& records, int64_t min_tokens,
+    int64_t max_tokens, int64_t per_source, uint64_t seed);
+
 // Shuffle permutes `items` with a Fisher-Yates shuffle driven by seed (the
 // same on every platform, unlike std::shuffle).
 template <typename T>

@@ -81,6 +81,39 @@ TEST(PackWindowsTest, CutsOneStreamIntoEqualWindowsReproducibly) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ShortDocumentsTest, KeepsWholeShortDocumentsGroupedBySource) {
+  std::unique_ptr<Tokenizer> tokenizer = NeoxTokenizer();
+  ASSERT_NE(tokenizer, nullptr);
+  EncodeOptions plain;
+  plain.parse_special_tokens = false;
+  std::vector<JsonlRecord> records;
+  for (int i = 0; i < 6; ++i) {
+    records.push_back({{"source", "dict"}, {"text", "word " + std::to_string(i) + ": a thing"}});
+  }
+  records.push_back({{"source", "verse"}, {"text", "In the beginning <|endoftext|> was"}});
+  records.push_back({{"source", "long"}, {"text", std::string(400, 'x') + " and more words"}});
+  records.push_back({{"source", "tiny"}, {"text", "a"}});
+  absl::StatusOr<std::vector<std::vector<std::vector<int32_t>>>> kept =
+      ShortDocuments(*tokenizer, records, /*min_tokens=*/2, /*max_tokens=*/12,
+                     /*per_source=*/4, /*seed=*/5);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  // "long" is over 12 tokens and "tiny" under 2: only dict (capped) and verse.
+  ASSERT_EQ(kept->size(), 2u);
+  EXPECT_EQ((*kept)[0].size(), 4u);
+  ASSERT_EQ((*kept)[1].size(), 1u);
+  // Whole documents, special tokens as plain text.
+  EXPECT_EQ((*kept)[1][0], *tokenizer->Encode("In the beginning <|endoftext|> was", plain));
+  for (const auto& d : (*kept)[0]) {
+    const std::string text = *tokenizer->Decode(d);
+    EXPECT_EQ(text.rfind("word ", 0), 0u) << text;
+  }
+  EXPECT_EQ(*ShortDocuments(*tokenizer, records, 2, 12, 4, 5), *kept);  // reproducible
+  EXPECT_EQ(ShortDocuments(*tokenizer, records, 0, 12, 4, 5).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ShortDocuments(*tokenizer, records, 5, 4, 4, 5).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ShuffleTest, IsAPermutationFixedBySeed) {
   std::vector<int> a(50), b;
   for (int i = 0; i < 50; ++i) a[i] = i;

@@ -44,7 +44,13 @@
 //               answering is not learned at Reconstruct's expense: a first
 //               instruct run without it learned to stop reconstructing after
 //               a few words. At 0.25 the replayed reconstructions' loss still
-//               rises (docs/training.md).
+//               rises (docs/training.md). A share --replay_short_share of
+//               the replays is a short text instead: half of them a whole
+//               corpus document of 8 to context_tokens tokens (its source
+//               drawn evenly), half a window's first 16 to context_tokens
+//               tokens, so that Reconstruct learns where short texts begin
+//               and end (replaying only whole windows taught it to stop
+//               after one token on a short paragraph).
 // The loss is the target's tokens only.
 //
 // Every --checkpoint_every steps a checkpoint is written (see trainer.h);
@@ -118,6 +124,9 @@ ABSL_FLAG(double, instruction_reconstruction_share, 0.25,
 ABSL_FLAG(double, reconstruction_replay_share, 0.25,
           "instruct: share of the examples that reconstruct a corpus window, as in pretrain "
           "(so that answering is not learned at Reconstruct's expense)");
+ABSL_FLAG(double, replay_short_share, 0.0,
+          "instruct: share of the replayed reconstructions that are short texts (whole short "
+          "documents, window prefixes)");
 ABSL_FLAG(std::vector<std::string>, instruct_kinds,
           std::vector<std::string>({"passkey", "dictionary", "verse"}),
           "instruct: the kinds of successive training batches, repeated in this order "
@@ -368,15 +377,16 @@ absl::Status Run() {
   const double reconstruct_share = absl::GetFlag(FLAGS_reconstruct_share);
   const double ir_share = absl::GetFlag(FLAGS_instruction_reconstruction_share);
   const double replay_share = absl::GetFlag(FLAGS_reconstruction_replay_share);
+  const double short_share = absl::GetFlag(FLAGS_replay_short_share);
   if (B < 1 || steps < 1 || context < 1 || continuation < 1) {
     return absl::InvalidArgumentError(
         "--batch, --steps, --context_tokens and --continuation_tokens must be positive");
   }
   if (!(reconstruct_share >= 0 && reconstruct_share <= 1) || !(ir_share >= 0 && ir_share <= 1) ||
-      !(replay_share >= 0 && replay_share <= 1)) {
+      !(replay_share >= 0 && replay_share <= 1) || !(short_share >= 0 && short_share <= 1)) {
     return absl::InvalidArgumentError(
-        "--reconstruct_share, --instruction_reconstruction_share and "
-        "--reconstruction_replay_share must lie in [0, 1]");
+        "--reconstruct_share, --instruction_reconstruction_share, "
+        "--reconstruction_replay_share and --replay_short_share must lie in [0, 1]");
   }
   static const char* kKinds[] = {"passkey", "dictionary", "verse"};
   const std::vector<std::string> train_kinds = absl::GetFlag(FLAGS_instruct_kinds);
@@ -458,6 +468,8 @@ absl::Status Run() {
   if (!valid.ok()) return valid.status();
   Stage stage;
   std::unique_ptr<InstructionGenerator> train_examples, valid_examples;
+  // Whole short documents by source (instruct).
+  std::vector<std::vector<std::vector<int32_t>>> train_short, valid_short;
   if (pretrain) {
     stage.tokens_per_step = B * context;
     stage.train_loss = [&](int64_t step) -> absl::StatusOr<torch::Tensor> {
@@ -499,36 +511,73 @@ absl::Status Run() {
     if (!train_facts.ok()) return train_facts.status();
     auto valid_facts = facts("valid");
     if (!valid_facts.ok()) return valid_facts.status();
+    const auto short_documents = [&](const std::string& split)
+        -> absl::StatusOr<std::vector<std::vector<std::vector<int32_t>>>> {
+      absl::StatusOr<std::vector<JsonlRecord>> docs =
+          ReadJsonl(corpus + "/" + split + ".jsonl", {"source", "text"});
+      if (!docs.ok()) return docs.status();
+      return ShortDocuments(**tokenizer, *docs, /*min_tokens=*/8, context, /*per_source=*/2000,
+                            seed);
+    };
+    for (auto [split, documents] :
+         {std::pair{"train", &train_short}, std::pair{"valid", &valid_short}}) {
+      absl::StatusOr<std::vector<std::vector<std::vector<int32_t>>>> read = short_documents(split);
+      if (!read.ok()) return read.status();
+      *documents = *std::move(read);
+    }
+    if (short_share > 0 && train_short.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("--replay_short_share: ", corpus, "/train.jsonl has no document of 8 to ",
+                       context, " tokens"));
+    }
     train_examples = std::make_unique<InstructionGenerator>(
         tokenizer->get(), *train, std::move(train_facts->first), std::move(train_facts->second));
     valid_examples = std::make_unique<InstructionGenerator>(
         tokenizer->get(), *valid, std::move(valid_facts->first), std::move(valid_facts->second));
     // A batch of `kind` (passkeys in 1, 2 or 4 contexts), each example a
-    // replayed reconstruction of a window of `windows` with chance `replay`,
-    // else in the instruction-reconstruction layout with chance ir_share.
+    // replayed reconstruction with chance `replay` (a short text with
+    // chance `replay_short`: a whole document of `shorts`, or a prefix of a
+    // window of `windows`; else a window), else in the
+    // instruction-reconstruction layout with chance ir_share.
     const auto examples = [&, context, B, ir_share](
                               const InstructionGenerator& generator,
-                              const std::vector<std::vector<int32_t>>& windows, double replay,
-                              uint64_t draw,
+                              const std::vector<std::vector<int32_t>>& windows,
+                              const std::vector<std::vector<std::vector<int32_t>>>& shorts,
+                              double replay, double replay_short, uint64_t draw,
                               const std::string& kind) -> absl::StatusOr<std::vector<RccExample>> {
       SplitMix64 rng(draw);
+      const auto chance = [&rng](double p) {
+        return static_cast<double>(rng.Below(1000000)) < p * 1e6;
+      };
       const int64_t units = kind == "passkey" ? int64_t{1} << rng.Below(3) : 1;
       std::vector<RccExample> batch;
       for (int64_t b = 0; b < B; ++b) {
-        if (static_cast<double>(rng.Below(1000000)) < replay * 1e6) {
-          const std::vector<int32_t>& w = windows[rng.Below(windows.size())];
-          std::vector<int64_t> window(w.begin(), w.end());
-          absl::StatusOr<std::vector<torch::Tensor>> memory = model->TrainingCompress({window});
+        if (chance(replay)) {
+          // No draw for the short share when it is 0: the whole-window
+          // replays then match the runs before it existed.
+          const bool short_text = replay_short > 0 && chance(replay_short);
+          std::vector<int64_t> text;
+          if (short_text && rng.Below(2) == 0) {
+            const auto& source = shorts[rng.Below(shorts.size())];
+            text = Widen(source[rng.Below(source.size())]);
+          } else {
+            text = Widen(windows[rng.Below(windows.size())]);
+            if (short_text) {
+              const int64_t lo = std::min<int64_t>(16, context);
+              text.resize(lo + rng.Below(context - lo + 1));
+            }
+          }
+          absl::StatusOr<std::vector<torch::Tensor>> memory = model->TrainingCompress({text});
           if (!memory.ok()) return memory.status();
           RccExample x;
           x.memory = (*memory)[0];
-          SetReconstructionTarget(*layout, window, &x);
+          SetReconstructionTarget(*layout, text, &x);
           batch.push_back(std::move(x));
           continue;
         }
         absl::StatusOr<InstructionExample> e = generator.Make(kind, units * context, rng);
         if (!e.ok()) return e.status();
-        const bool ir = static_cast<double>(rng.Below(1000000)) < ir_share * 1e6;
+        const bool ir = chance(ir_share);
         absl::StatusOr<RccExample> x = InstructExample(*model, **tokenizer, *layout, *e, ir);
         if (!x.ok()) return x.status();
         batch.push_back(*std::move(x));
@@ -537,22 +586,24 @@ absl::Status Run() {
     };
     stage.tokens_per_step = B * context;  // context tokens of a 1-unit step (a lower bound)
     stage.train_loss = [&, examples](int64_t step) -> absl::StatusOr<torch::Tensor> {
-      auto batch = examples(*train_examples, *train, replay_share, seed * 1000003 + step,
-                            train_kinds[step % train_kinds.size()]);
+      auto batch = examples(*train_examples, *train, train_short, replay_share, short_share,
+                            seed * 1000003 + step, train_kinds[step % train_kinds.size()]);
       if (!batch.ok()) return batch.status();
       absl::StatusOr<LossResult> r = ExamplesLoss(*model, *batch);
       if (!r.ok()) return r.status();
       return r->loss;
     };
-    // Two batches of each kind, then two of replayed reconstructions alone.
-    stage.valid_batches = 8;
+    // Two batches of each kind, then two of replayed reconstructions of
+    // whole windows, then two of short texts (if the corpus has some).
+    stage.valid_batches = valid_short.empty() ? 8 : 10;
     stage.valid_group = [](int64_t batch) {
-      return std::string(batch < 6 ? kKinds[batch % 3] : "reconstruct");
+      return std::string(batch < 6 ? kKinds[batch % 3]
+                                   : batch < 8 ? "reconstruct" : "reconstruct short");
     };
     stage.valid_loss = [&, examples](int64_t batch) -> absl::StatusOr<LossResult> {
       auto examples_of_batch =
-          examples(*valid_examples, *valid, batch < 6 ? 0.0 : 1.0, 99991 + batch,
-                   kKinds[batch % 3]);
+          examples(*valid_examples, *valid, valid_short, batch < 6 ? 0.0 : 1.0,
+                   batch < 8 ? 0.0 : 1.0, 99991 + batch, kKinds[batch % 3]);
       if (!examples_of_batch.ok()) return examples_of_batch.status();
       return ExamplesLoss(*model, *examples_of_batch);
     };

@@ -59,7 +59,12 @@ std::string WriteCorpus() {
         absl::StrAppend(&text, "The ", things[(d + s) % 6], " number ", d * 12 + s, " ",
                         doings[(d * 3 + s) % 5], ". ");
       }
-      absl::StrAppend(&docs, "{\"id\": \"doc", d, "\", \"text\": \"", text, "\"}\n");
+      absl::StrAppend(&docs, "{\"id\": \"doc", d, "\", \"source\": \"tales\", \"text\": \"",
+                      text, "\"}\n");
+    }
+    for (int d = 0; d < 3; ++d) {  // short documents, replayed whole
+      absl::StrAppend(&docs, "{\"id\": \"note", d, "\", \"source\": \"notes\", \"text\": \"",
+                      "A note: the ", things[d], " ", doings[d], ".\"}\n");
     }
     for (int i = 0; i < 20; ++i) {
       absl::StrAppend(&dictionary, "{\"headword\": \"", things[i % 6], i, "\", \"pos\": \"noun\", ",
@@ -140,13 +145,15 @@ TEST(TrainRccTest, PretrainsResumesExportsAndInstructs) {
                                   " --steps=3 --checkpoint_every=3 ",
                                   "--instruct_kinds=passkey,passkey,verse ",
                                   "--instruction_reconstruction_share=0.5 ",
-                                  "--reconstruction_replay_share=0.5 --export_dir=",
+                                  "--reconstruction_replay_share=0.5 ",
+                                  "--replay_short_share=0.5 --export_dir=",
                                   instructed),
                      &log),
             0)
       << log;
   EXPECT_THAT(log, HasSubstr("(passkey: loss"));
   EXPECT_THAT(log, HasSubstr("reconstruct: loss"));
+  EXPECT_THAT(log, HasSubstr("reconstruct short: loss"));
   EXPECT_THAT(log, HasSubstr("step 3/3 loss"));
 
   // The server's engine serves what the trainer exported.
@@ -220,7 +227,9 @@ TEST(TrainRccTest, BadFlagsAreExplained) {
             1);
   EXPECT_THAT(log, HasSubstr("--init_from"));
   EXPECT_EQ(TrainRcc("--reconstruction_replay_share=1.5", &log), 1);
-  EXPECT_THAT(log, HasSubstr("--reconstruction_replay_share must lie in [0, 1]"));
+  EXPECT_THAT(log, HasSubstr("--replay_short_share must lie in [0, 1]"));
+  EXPECT_EQ(TrainRcc("--replay_short_share=-0.25", &log), 1);
+  EXPECT_THAT(log, HasSubstr("--replay_short_share must lie in [0, 1]"));
   EXPECT_EQ(TrainRcc("--instruct_kinds=passkey,recipe", &log), 1);
   EXPECT_THAT(log, HasSubstr("unknown kind \"recipe\"; the kinds are passkey, dictionary, verse"));
 }
