@@ -50,9 +50,10 @@ std::vector<QaItem> MakeQa(const std::vector<train::JsonlRecord>& records, int c
 absl::StatusOr<EvalCorpus> ReadEvalCorpus(const std::string& dir) {
   EvalCorpus corpus;
   absl::StatusOr<std::vector<train::JsonlRecord>> docs =
-      ReadNonEmpty(dir + "/test.jsonl", {"text"});
+      ReadNonEmpty(dir + "/test.jsonl", {"source", "text"});
   if (!docs.ok()) return docs.status();
   corpus.texts = train::Texts(*docs, "text");
+  corpus.documents = *std::move(docs);
   absl::StatusOr<std::vector<train::JsonlRecord>> verses =
       ReadNonEmpty(dir + "/verses.test.jsonl", {"ref", "text"});
   if (!verses.ok()) return verses.status();

@@ -25,6 +25,7 @@
 namespace ccs::model::eval {
 
 struct EvalCorpus {
+  std::vector<train::JsonlRecord> documents;       // test.jsonl: source, text
   std::vector<std::string> texts;                  // test.jsonl "text"
   std::vector<train::JsonlRecord> verses;          // verses.test.jsonl: ref, text
   std::vector<train::JsonlRecord> dictionary;      // dictionary.test.jsonl: headword, pos, definition

@@ -42,7 +42,8 @@ ABSL_FLAG(std::string, rcc_dir, "", "an RCC checkpoint (empty: not measured)");
 ABSL_FLAG(std::string, label, "", "free text recorded with the results (e.g. the checkpoint step)");
 ABSL_FLAG(std::string, corpus_dir, "data/corpus", "deploy/build_corpus.py's output (test split used)");
 ABSL_FLAG(std::string, out, "evaluation.json", "the JSON file written");
-ABSL_FLAG(std::string, metrics, "reconstruction,passkey,qa,perplexity,speed", "which to run");
+ABSL_FLAG(std::string, metrics, "reconstruction,documents,passkey,qa,perplexity,speed",
+          "which to run");
 ABSL_FLAG(std::string, device, "cpu", "cpu, cuda or cuda:N");
 ABSL_FLAG(std::string, dtype, "float32", "float32 or bfloat16");
 ABSL_FLAG(int, threads, 0, "libtorch intra-op threads (0: libtorch's default)");
@@ -50,6 +51,8 @@ ABSL_FLAG(uint64_t, seed, 1, "every sample is drawn from generators seeded by th
 ABSL_FLAG(int, batch, 8, "jobs per Generate call, contexts per Compress call");
 ABSL_FLAG(std::string, reconstruction_lengths, "128,256,512", "window lengths in tokens");
 ABSL_FLAG(int, reconstruction_samples, 8, "windows per length");
+ABSL_FLAG(int, document_samples, 12, "whole short test documents reconstructed");
+ABSL_FLAG(int64_t, document_max_tokens, 256, "the longest of those documents, in tokens");
 ABSL_FLAG(std::string, passkey_lengths, "1024,2048,4096,8192,16384", "context lengths in tokens");
 ABSL_FLAG(int, passkey_samples, 5, "contexts per length");
 ABSL_FLAG(int64_t, append_tokens, 512, "tokens per append when a context is built up");
@@ -104,6 +107,8 @@ absl::Status Run() {
     *target = *std::move(lengths);
   }
   options.reconstruction_samples = absl::GetFlag(FLAGS_reconstruction_samples);
+  options.document_samples = absl::GetFlag(FLAGS_document_samples);
+  options.document_max_tokens = absl::GetFlag(FLAGS_document_max_tokens);
   options.passkey_samples = absl::GetFlag(FLAGS_passkey_samples);
   options.append_tokens = absl::GetFlag(FLAGS_append_tokens);
   options.qa_samples = absl::GetFlag(FLAGS_qa_samples);
@@ -119,10 +124,11 @@ absl::Status Run() {
   const std::vector<std::string> metrics =
       absl::StrSplit(absl::GetFlag(FLAGS_metrics), ',', absl::SkipWhitespace());
   for (const std::string& m : metrics) {
-    if (m != "reconstruction" && m != "passkey" && m != "qa" && m != "perplexity" &&
-        m != "speed") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--metrics: unknown \"", m, "\"; use reconstruction, passkey, qa, perplexity, speed"));
+    if (m != "reconstruction" && m != "documents" && m != "passkey" && m != "qa" &&
+        m != "perplexity" && m != "speed") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--metrics: unknown \"", m,
+                       "\"; use reconstruction, documents, passkey, qa, perplexity, speed"));
     }
   }
 
@@ -168,6 +174,8 @@ absl::Status Run() {
         {"batch", options.batch},
         {"reconstruction_lengths", options.reconstruction_lengths},
         {"reconstruction_samples", options.reconstruction_samples},
+        {"document_samples", options.document_samples},
+        {"document_max_tokens", options.document_max_tokens},
         {"passkey_lengths", options.passkey_lengths},
         {"passkey_samples", options.passkey_samples},
         {"append_tokens", options.append_tokens},
@@ -188,6 +196,7 @@ absl::Status Run() {
   Evaluator evaluator(**engine, *corpus, *stream, options, Log);
   const std::vector<std::pair<std::string, absl::StatusOr<nlohmann::json> (Evaluator::*)() const>>
       runs = {{"reconstruction", &Evaluator::Reconstruction},
+              {"documents", &Evaluator::Documents},
               {"passkey", &Evaluator::Passkey},
               {"qa", &Evaluator::QuestionAnswering},
               {"perplexity", &Evaluator::Perplexity},
@@ -220,7 +229,7 @@ absl::Status Run() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Measures reconstruction BLEU, passkey retrieval, QA, perplexity and compression speed "
+      "Measures reconstruction BLEU (windows and whole short documents), passkey retrieval, QA, perplexity and compression speed "
       "per method; writes --out (JSON).");
   absl::ParseCommandLine(argc, argv);
   const absl::Status status = ccs::model::eval::Run();

@@ -63,6 +63,7 @@ TEST(EvaluateTest, WritesEveryMeasurementForEveryMethod) {
       Runfile("model/eval/evaluate"), " --decoder_dir=", tiny, "decoder --icformer_dir=", tiny,
       "icformer --rcc_dir=", tiny, "rcc --corpus_dir=", corpus, " --out=", out,
       " --threads=1 --seed=3 --batch=2 --reconstruction_lengths=16,32 --reconstruction_samples=2"
+      " --document_samples=2 --document_max_tokens=64"
       " --passkey_lengths=64,8192 --passkey_samples=1 --append_tokens=32 --qa_samples=2"
       " --qa_context_items=2 --qa_max_new_tokens=8 --perplexity_window=16 --perplexity_samples=2"
       " --speed_lengths=32,64 --speed_repeats=1 --label=tiny 2> ",
@@ -84,6 +85,14 @@ TEST(EvaluateTest, WritesEveryMeasurementForEveryMethod) {
       EXPECT_LE(row["bleu"].get<double>(), 1.0 + 1e-9);  // sacrebleu's rounding, too
       EXPECT_GT(row["ratio"].get<double>(), 0.0);
     }
+    const nlohmann::json& documents = report["documents"][method];
+    ASSERT_EQ(documents["status"], "ok");
+    EXPECT_EQ(documents["samples"], 2);
+    EXPECT_EQ(documents["sources"], 1);
+    EXPECT_GE(documents["bleu"].get<double>(), 0.0);
+    EXPECT_LE(documents["bleu"].get<double>(), 1.0 + 1e-9);
+    EXPECT_GE(documents["cut_short_rate"].get<double>(), 0.0);
+    EXPECT_LE(documents["cut_short_rate"].get<double>(), 1.0);
     const nlohmann::json& passkey = report["passkey"][method];
     ASSERT_EQ(passkey["status"], "ok");
     ASSERT_EQ(passkey["results"].size(), 2u);
@@ -104,12 +113,15 @@ TEST(EvaluateTest, WritesEveryMeasurementForEveryMethod) {
   // tokens in 4096 positions; 4x compression can.
   EXPECT_NEAR(report["reconstruction"]["NONE"]["results"][0]["bleu"].get<double>(), 1.0, 1e-9);
   EXPECT_EQ(report["reconstruction"]["NONE"]["results"][0]["ratio"], 1.0);
+  EXPECT_NEAR(report["documents"]["NONE"]["bleu"].get<double>(), 1.0, 1e-9);
+  EXPECT_EQ(report["documents"]["NONE"]["cut_short_rate"], 0.0);
+  EXPECT_EQ(report["documents"]["NONE"]["exact_text_rate"], 1.0);
   EXPECT_EQ(report["passkey"]["NONE"]["results"][1]["status"], "exceeds_capacity");
   EXPECT_EQ(report["passkey"]["IC_FORMER"]["results"][1]["status"], "ok");
   EXPECT_GT(report["perplexity"]["conditions"]["no_context"]["perplexity"].get<double>(), 1.0);
   EXPECT_EQ(report["reconstruction"]["IC_FORMER"]["results"][0]["ratio"], 4.0);
-  for (const char* measurement : {"reconstruction", "passkey", "qa", "perplexity", "speed",
-                                  "total"}) {
+  for (const char* measurement : {"reconstruction", "documents", "passkey", "qa", "perplexity",
+                                  "speed", "total"}) {
     EXPECT_TRUE(report["seconds"].contains(measurement)) << measurement;
   }
 }

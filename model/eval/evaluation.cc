@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "model/eval/bleu.h"
 #include "model/eval/qa_metrics.h"
+#include "model/train/text_windows.h"
 
 namespace ccs::model::eval {
 namespace {
@@ -120,6 +121,48 @@ absl::StatusOr<std::vector<std::string>> Evaluator::GenerateAll(
   return texts;
 }
 
+absl::StatusOr<json> Evaluator::ReconstructAll(
+    Method method, const std::vector<std::vector<int32_t>>& contexts,
+    const std::function<int(int64_t tokens)>& max_new_tokens) const {
+  std::vector<std::string> references;
+  for (const std::vector<int32_t>& ids : contexts) references.push_back(Text(ids));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::vector<std::shared_ptr<const Memory>>> memories =
+      CompressAll(method, contexts);
+  if (!memories.ok()) return memories.status();
+  std::vector<GenerationJob> jobs;
+  int64_t slots = 0, tokens = 0;
+  for (const std::shared_ptr<const Memory>& memory : *memories) {
+    GenerationJob job;
+    job.memory = memory;
+    job.task = Task::kReconstruct;
+    job.sampling.max_new_tokens = max_new_tokens(memory->tokens());
+    jobs.push_back(std::move(job));
+    slots += memory->slots();
+    tokens += memory->tokens();
+  }
+  absl::StatusOr<std::vector<std::string>> hypotheses = GenerateAll(jobs);
+  if (!hypotheses.ok()) return hypotheses.status();
+  const BleuScore bleu = CorpusBleu(*hypotheses, references);
+  int exact = 0, cut_short = 0;
+  for (size_t i = 0; i < references.size(); ++i) {
+    exact += (*hypotheses)[i] == references[i];
+    cut_short += 2 * (*hypotheses)[i].size() < references[i].size();
+  }
+  const double n = static_cast<double>(contexts.size());
+  return json{{"samples", contexts.size()},
+              {"mean_tokens", static_cast<double>(tokens) / n},
+              {"memory_slots", static_cast<double>(slots) / n},
+              {"ratio", static_cast<double>(tokens) / static_cast<double>(std::max<int64_t>(slots, 1))},
+              {"bleu", bleu.score},
+              {"precisions", bleu.precisions},
+              {"brevity_penalty", bleu.brevity_penalty},
+              {"exact_text_rate", exact / n},
+              {"cut_short_rate", cut_short / n},
+              {"seconds", Seconds(start)},
+              {"example", {{"reference", references[0]}, {"hypothesis", (*hypotheses)[0]}}}};
+}
+
 absl::StatusOr<json> Evaluator::Reconstruction() const {
   json result = json::object();
   for (Method method : options_.methods) {
@@ -127,55 +170,65 @@ absl::StatusOr<json> Evaluator::Reconstruction() const {
     for (int64_t length : options_.reconstruction_lengths) {
       train::SplitMix64 rng = RngFor(options_.seed, 1, length);
       std::vector<std::vector<int32_t>> windows;
-      std::vector<std::string> references;
       for (int i = 0; i < options_.reconstruction_samples; ++i) {
         windows.push_back(stream_.Window(length, &rng));
-        references.push_back(Text(windows.back()));
       }
       log_(absl::StrFormat("reconstruction %s, %d tokens, %d windows", Name(method), length,
                            windows.size()));
-      const absl::Time start = absl::Now();
-      absl::StatusOr<std::vector<std::shared_ptr<const Memory>>> memories =
-          CompressAll(method, windows);
-      if (!memories.ok() && IsNotAvailable(memories.status())) {
-        entry = NotAvailable(memories.status());
+      absl::StatusOr<json> row =
+          ReconstructAll(method, windows, [](int64_t tokens) { return static_cast<int>(tokens); });
+      if (!row.ok() && IsNotAvailable(row.status())) {
+        entry = NotAvailable(row.status());
         break;
       }
-      if (!memories.ok()) return memories.status();
-      std::vector<GenerationJob> jobs;
-      int64_t slots = 0;
-      for (const std::shared_ptr<const Memory>& memory : *memories) {
-        GenerationJob job;
-        job.memory = memory;
-        job.task = Task::kReconstruct;
-        job.sampling.max_new_tokens = static_cast<int>(memory->tokens());
-        jobs.push_back(std::move(job));
-        slots += memory->slots();
-      }
-      absl::StatusOr<std::vector<std::string>> hypotheses = GenerateAll(jobs);
-      if (!hypotheses.ok() && IsNotAvailable(hypotheses.status())) {
-        entry = NotAvailable(hypotheses.status());
-        break;
-      }
-      if (!hypotheses.ok()) return hypotheses.status();
-      const BleuScore bleu = CorpusBleu(*hypotheses, references);
-      int exact = 0;
-      for (size_t i = 0; i < references.size(); ++i) exact += (*hypotheses)[i] == references[i];
-      entry["results"].push_back(
-          {{"length", length},
-           {"samples", windows.size()},
-           {"memory_slots", static_cast<double>(slots) / static_cast<double>(windows.size())},
-           {"ratio", static_cast<double>(length * static_cast<int64_t>(windows.size())) /
-                         static_cast<double>(std::max<int64_t>(slots, 1))},
-           {"bleu", bleu.score},
-           {"precisions", bleu.precisions},
-           {"brevity_penalty", bleu.brevity_penalty},
-           {"exact_text_rate", static_cast<double>(exact) / static_cast<double>(windows.size())},
-           {"seconds", Seconds(start)},
-           {"example", {{"reference", references[0]}, {"hypothesis", (*hypotheses)[0]}}}});
-      log_(absl::StrFormat("  BLEU-4 %.4f", bleu.score));
+      if (!row.ok()) return row.status();
+      (*row)["length"] = length;
+      log_(absl::StrFormat("  BLEU-4 %.4f", (*row)["bleu"].get<double>()));
+      entry["results"].push_back(*std::move(row));
     }
     result[Name(method)] = std::move(entry);
+  }
+  return result;
+}
+
+absl::StatusOr<json> Evaluator::Documents() const {
+  if (options_.document_samples < 1 || options_.document_max_tokens < 8) {
+    return absl::InvalidArgumentError(
+        "documents: document_samples must be at least 1 and document_max_tokens at least 8");
+  }
+  absl::StatusOr<std::vector<std::vector<std::vector<int32_t>>>> by_source =
+      train::ShortDocuments(engine_.tokenizer(), corpus_.documents, /*min_tokens=*/8,
+                            options_.document_max_tokens, /*per_source=*/1000, options_.seed);
+  if (!by_source.ok()) return by_source.status();
+  if (by_source->empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "documents: the test split has no document of 8 to ", options_.document_max_tokens,
+        " tokens"));
+  }
+  // Sources in turn, a random document of each.
+  train::SplitMix64 rng = RngFor(options_.seed, 6, options_.document_max_tokens);
+  std::vector<std::vector<int32_t>> documents;
+  for (int i = 0; i < options_.document_samples; ++i) {
+    const auto& source = (*by_source)[i % by_source->size()];
+    documents.push_back(source[rng.Below(source.size())]);
+  }
+  json result = json::object();
+  for (Method method : options_.methods) {
+    log_(absl::StrFormat("documents %s, %d whole documents of 8 to %d tokens", Name(method),
+                         documents.size(), options_.document_max_tokens));
+    absl::StatusOr<json> row = ReconstructAll(method, documents, [](int64_t tokens) {
+      return static_cast<int>(tokens + tokens / 2);
+    });
+    if (!row.ok() && IsNotAvailable(row.status())) {
+      result[Name(method)] = NotAvailable(row.status());
+      continue;
+    }
+    if (!row.ok()) return row.status();
+    log_(absl::StrFormat("  BLEU-4 %.4f, cut short %.0f%%", (*row)["bleu"].get<double>(),
+                         100 * (*row)["cut_short_rate"].get<double>()));
+    (*row)["status"] = "ok";
+    (*row)["sources"] = by_source->size();
+    result[Name(method)] = *std::move(row);
   }
   return result;
 }

@@ -12,6 +12,13 @@
 //                   (sacrebleu's definition, bleu.h) per window length, and
 //                   the compression ratio (context tokens / memory slots).
 //                   At most as many tokens as were compressed are generated.
+//   Documents       greedy Reconstruct of whole short test documents (8 to
+//                   document_max_tokens tokens, their corpus source drawn
+//                   in turn): corpus BLEU-4, and how often the text comes
+//                   back cut short (under half the reference's characters)
+//                   -- where a text begins and ends, which windows cut from
+//                   running text do not test. Up to 1.5x the compressed
+//                   tokens are generated, so running on is seen too.
 //   Passkey         a key sentence at a random depth in filler text; correct
 //                   when the key's digits are in the greedy answer. Contexts
 //                   enter as successive appends of options.append_tokens
@@ -56,6 +63,8 @@ struct EvalOptions {
   int batch = 8;
   std::vector<int64_t> reconstruction_lengths = {128, 256, 512};
   int reconstruction_samples = 8;
+  int document_samples = 12;
+  int64_t document_max_tokens = 256;
   std::vector<int64_t> passkey_lengths = {1024, 2048, 4096, 8192};
   int passkey_samples = 5;
   int passkey_max_new_tokens = 24;
@@ -81,12 +90,19 @@ class Evaluator {
             EvalOptions options, Log log);
 
   absl::StatusOr<nlohmann::json> Reconstruction() const;
+  absl::StatusOr<nlohmann::json> Documents() const;
   absl::StatusOr<nlohmann::json> Passkey() const;
   absl::StatusOr<nlohmann::json> QuestionAnswering() const;
   absl::StatusOr<nlohmann::json> Perplexity() const;
   absl::StatusOr<nlohmann::json> Speed() const;
 
  private:
+  // BLEU-4 of `method`'s greedy Reconstruct of each context (up to
+  // max_new_tokens(context length) tokens), as a results row; n/a when the
+  // method cannot compress or reconstruct.
+  absl::StatusOr<nlohmann::json> ReconstructAll(
+      Method method, const std::vector<std::vector<int32_t>>& contexts,
+      const std::function<int(int64_t tokens)>& max_new_tokens) const;
   // `ids` as a session would hold them after appends of append_tokens each.
   absl::StatusOr<std::shared_ptr<const Memory>> CompressByAppends(
       Method method, const std::vector<int32_t>& ids) const;

@@ -68,19 +68,22 @@ def ratio_label(ratio):
 
 def headline(report):
     """One row per method: the figure each measurement leads with."""
-    out = ["| method | compression | reconstruction BLEU-4 | passkey accuracy | "
-           "QA F1 verses / dictionary (vs NONE) | perplexity of the next window | "
-           "Compress tokens/s (NONE: prefill) |",
-           "| --- | --- | --- | --- | --- | --- | --- |"]
+    out = ["| method | compression | reconstruction BLEU-4 | whole short documents: BLEU-4, "
+           "cut short | passkey accuracy | QA F1 verses / dictionary (vs NONE) | "
+           "perplexity of the next window | Compress tokens/s (NONE: prefill) |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     ppl = report.get("perplexity", {}).get("conditions", {})
     if "no_context" in ppl:
-        out.append(f"| (no context) | | | | | {fmt(ppl['no_context'].get('perplexity'), 2)} | |")
+        out.append(f"| (no context) | | | | | | {fmt(ppl['no_context'].get('perplexity'), 2)} | |")
     for m in methods_of(report):
         recon = report.get("reconstruction", {}).get(m)
         recon_rows = rows(recon)
         ratios = sorted({round(r["ratio"], 1) for r in recon_rows})
         compression = ", ".join(ratio_label(r) for r in ratios) if ratios else "n/a"
         bleu = ", ".join(f"{fmt(r['bleu'])} @{r['length']}" for r in recon_rows) or short_reason(recon)
+        docs = report.get("documents", {}).get(m)
+        docs_cell = (f"{docs['bleu']:.3f}, {docs['cut_short_rate']:.0%}" if ok(docs)
+                     else short_reason(docs))
         pk = report.get("passkey", {}).get(m)
         measured = [r for r in rows(pk) if r.get("status") == "ok"]
         if measured:
@@ -113,8 +116,8 @@ def headline(report):
         else:
             speed_cell = ", ".join(f"{r['tokens_per_s']:,.0f} @{r['length']}" for r in speed_rows
                                    if r.get("tokens_per_s")) or short_reason(speed)
-        out.append(f"| {m} | {compression} | {bleu} | {passkey} | {qa_cell} | {ppl_cell} | "
-                   f"{speed_cell} |")
+        out.append(f"| {m} | {compression} | {bleu} | {docs_cell} | {passkey} | {qa_cell} | "
+                   f"{ppl_cell} | {speed_cell} |")
     return "\n".join(out)
 
 
@@ -191,6 +194,31 @@ def reconstruction_table(report):
                        f"{r['brevity_penalty']:.3f} | {r['exact_text_rate']:.0%} | "
                        f"{r['seconds']:.0f} |")
     return "\n".join(out)
+
+
+def documents_table(report):
+    out = ["| method | documents | sources | mean tokens | ratio | BLEU-4 | 1-4-gram precisions | "
+           "brevity penalty | exact text | cut short | seconds |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for m in methods_of(report):
+        r = report["documents"].get(m)
+        if not ok(r):
+            out.append(f"| {m} | {reason(r)} | | | | | | | | | |")
+            continue
+        prec = " / ".join(f"{p:.2f}" for p in r["precisions"])
+        out.append(f"| {m} | {r['samples']} | {r['sources']} | {r['mean_tokens']:.0f} | "
+                   f"{r['ratio']:.1f}x | {r['bleu']:.4f} | {prec} | {r['brevity_penalty']:.3f} | "
+                   f"{r['exact_text_rate']:.0%} | {r['cut_short_rate']:.0%} | {r['seconds']:.0f} |")
+    examples = []
+    for m in methods_of(report):
+        r = report["documents"].get(m)
+        if m == "NONE" or not ok(r):
+            continue
+        ex = r["example"]
+        examples += ["", f"{m}, the first document:", "", "reference:", "", "```",
+                     ex["reference"].strip()[:700], "```", "", "reconstruction:", "", "```",
+                     ex["hypothesis"].strip()[:700] or "(nothing)", "```"]
+    return "\n".join(out + examples)
 
 
 def passkey_table(report):
@@ -395,6 +423,15 @@ def document(report, plots, command):
             parts += ["![BLEU-4 by length](evaluation/bleu_vs_length.png)", "",
                       "![BLEU-4 by compression ratio](evaluation/bleu_vs_ratio.png)", ""]
         parts += [examples(report)]
+    if "documents" in report:
+        parts += ["## Whole short documents", "",
+                  f"{s.get('document_samples')} whole documents of the test split, each of 8 to "
+                  f"{s.get('document_max_tokens')} tokens, their",
+                  "corpus sources taken in turn, each compressed and reconstructed greedily",
+                  "(Reconstruct, up to 1.5x the compressed tokens): where a text begins and ends,",
+                  "which windows cut from running text do not test. \"Cut short\" counts",
+                  "reconstructions under half the reference's characters.", "",
+                  documents_table(report), ""]
     if "passkey" in report:
         parts += ["## Passkey retrieval", "",
                   "Filler from the test split with \"The pass key is NNNNN. Remember it. NNNNN is",
