@@ -18,11 +18,18 @@
 #      replayed pretraining reconstructions;
 #   3. instruct again from stage 2's export, with fresh draws (another seed)
 #      and passkeys weighted double (--instruct_kinds: half the batches are
-#      passkeys), at a lower learning rate.
+#      passkeys), at a lower learning rate;
+#   4. instruct again from stage 3's export (another seed), half the examples
+#      replayed reconstructions and half of those short texts
+#      (--replay_short_share: whole corpus documents of 8 to 256 tokens, or a
+#      window's first 16 to 256 tokens), so that Reconstruct learns where a
+#      short text begins and ends; stage 3 stopped after one token on a
+#      short paragraph.
 # Cost, measured on the 2 free cores of the development machine (docs/training.md):
 # a pretraining step of 4 x 256 tokens took 6.8 s, so the 600
 # pretraining steps took 1 h 08 min, the 120 instruct steps 12 min, and the
-# 500 steps of stage 3 1 h 12 min (about 7.5 s per step).
+# 500 steps of stage 3 1 h 12 min (about 7.5 s per step), the 400 steps of
+# stage 4 48 min (about 7 s per step): about 3 h 20 min in all.
 # Rerunning the script resumes each stage from its newest checkpoint in
 # data/train/. Run from the repository root after `deploy/setup.sh --corpus`.
 set -euo pipefail
@@ -49,9 +56,18 @@ bazel-bin/model/train/train_rcc "${model[@]/--seed=1234/--seed=4321}" --stage=in
   2>&1 | tee -a data/train/rcc5-passkey.log
 bazel-bin/model/train/train_rcc "${model[@]/--seed=1234/--seed=4321}" --stage=instruct \
   --out_dir=data/train/rcc5-passkey --steps=500 --export_only \
+  --export_dir=data/train/rcc5-passkey-export
+bazel-bin/model/train/train_rcc "${model[@]/--seed=1234/--seed=5678}" --stage=instruct \
+  --out_dir=data/train/rcc5-short --init_from=data/train/rcc5-passkey-export \
+  --steps=400 --lr=1e-4 --warmup=10 --instruct_kinds=passkey,dictionary,verse \
+  --instruction_reconstruction_share=0.25 --reconstruction_replay_share=0.5 \
+  --replay_short_share=0.5 --checkpoint_every=25 --eval_every=100 --log_every=5 \
+  2>&1 | tee -a data/train/rcc5-short.log
+bazel-bin/model/train/train_rcc "${model[@]/--seed=1234/--seed=5678}" --stage=instruct \
+  --out_dir=data/train/rcc5-short --steps=400 --export_only \
   --export_dir=models/demo/rcc-smollm2-4x
 .venv/bin/python model/train/write_manifest.py --model_dir=models/demo/rcc-smollm2-4x \
   --base_model_dir=models/smollm2-135m-instruct \
   --recipe_file=model/train/recipes/rcc-smollm2-4x.sh \
   --training_log=data/train/rcc5-pretrain.log --training_log=data/train/rcc5-instruct.log \
-  --training_log=data/train/rcc5-passkey.log
+  --training_log=data/train/rcc5-passkey.log --training_log=data/train/rcc5-short.log
