@@ -52,7 +52,6 @@ absl::StatusOr<EvalCorpus> ReadEvalCorpus(const std::string& dir) {
   absl::StatusOr<std::vector<train::JsonlRecord>> docs =
       ReadNonEmpty(dir + "/test.jsonl", {"source", "text"});
   if (!docs.ok()) return docs.status();
-  corpus.texts = train::Texts(*docs, "text");
   corpus.documents = *std::move(docs);
   absl::StatusOr<std::vector<train::JsonlRecord>> verses =
       ReadNonEmpty(dir + "/verses.test.jsonl", {"ref", "text"});

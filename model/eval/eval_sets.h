@@ -6,7 +6,8 @@
 // Torch-free.
 //
 //   absl::StatusOr<EvalCorpus> corpus = ReadEvalCorpus("data/corpus");
-//   absl::StatusOr<TokenStream> stream = TokenStream::Make(tokenizer, corpus->texts, 7);
+//   absl::StatusOr<TokenStream> stream =
+//       TokenStream::Make(tokenizer, Texts(corpus->documents, "text"), 7);
 //   std::vector<int32_t> window = stream->Window(512, &rng);
 //   std::vector<QaItem> qa = MakeVerseQa(corpus->verses, 20, 4, 7);
 //
@@ -26,7 +27,6 @@ namespace ccs::model::eval {
 
 struct EvalCorpus {
   std::vector<train::JsonlRecord> documents;       // test.jsonl: source, text
-  std::vector<std::string> texts;                  // test.jsonl "text"
   std::vector<train::JsonlRecord> verses;          // verses.test.jsonl: ref, text
   std::vector<train::JsonlRecord> dictionary;      // dictionary.test.jsonl: headword, pos, definition
 };

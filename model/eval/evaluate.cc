@@ -151,10 +151,11 @@ absl::Status Run() {
   absl::StatusOr<EvalCorpus> corpus = ReadEvalCorpus(absl::GetFlag(FLAGS_corpus_dir));
   if (!corpus.ok()) return corpus.status();
   absl::StatusOr<TokenStream> stream =
-      TokenStream::Make((*engine)->tokenizer(), corpus->texts, options.seed);
+      TokenStream::Make((*engine)->tokenizer(), train::Texts(corpus->documents, "text"),
+                        options.seed);
   if (!stream.ok()) return stream.status();
   Log(absl::StrFormat("test split: %d documents, %d tokens; %d verses, %d dictionary entries",
-                      corpus->texts.size(), stream->size(), corpus->verses.size(),
+                      corpus->documents.size(), stream->size(), corpus->verses.size(),
                       corpus->dictionary.size()));
 
   const ModelDescription& d = (*engine)->description();
@@ -229,7 +230,8 @@ absl::Status Run() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Measures reconstruction BLEU (windows and whole short documents), passkey retrieval, QA, perplexity and compression speed "
+      "Measures reconstruction BLEU (windows and whole short documents), passkey retrieval, "
+      "QA, perplexity and compression speed "
       "per method; writes --out (JSON).");
   absl::ParseCommandLine(argc, argv);
   const absl::Status status = ccs::model::eval::Run();

@@ -122,8 +122,7 @@ absl::StatusOr<std::vector<std::string>> Evaluator::GenerateAll(
 }
 
 absl::StatusOr<json> Evaluator::ReconstructAll(
-    Method method, const std::vector<std::vector<int32_t>>& contexts,
-    const std::function<int(int64_t tokens)>& max_new_tokens) const {
+    Method method, const std::vector<std::vector<int32_t>>& contexts, double length_factor) const {
   std::vector<std::string> references;
   for (const std::vector<int32_t>& ids : contexts) references.push_back(Text(ids));
   const absl::Time start = absl::Now();
@@ -136,7 +135,7 @@ absl::StatusOr<json> Evaluator::ReconstructAll(
     GenerationJob job;
     job.memory = memory;
     job.task = Task::kReconstruct;
-    job.sampling.max_new_tokens = max_new_tokens(memory->tokens());
+    job.sampling.max_new_tokens = static_cast<int>(length_factor * memory->tokens());
     jobs.push_back(std::move(job));
     slots += memory->slots();
     tokens += memory->tokens();
@@ -153,7 +152,8 @@ absl::StatusOr<json> Evaluator::ReconstructAll(
   return json{{"samples", contexts.size()},
               {"mean_tokens", static_cast<double>(tokens) / n},
               {"memory_slots", static_cast<double>(slots) / n},
-              {"ratio", static_cast<double>(tokens) / static_cast<double>(std::max<int64_t>(slots, 1))},
+              {"ratio", static_cast<double>(tokens) /
+                            static_cast<double>(std::max<int64_t>(slots, 1))},
               {"bleu", bleu.score},
               {"precisions", bleu.precisions},
               {"brevity_penalty", bleu.brevity_penalty},
@@ -175,8 +175,7 @@ absl::StatusOr<json> Evaluator::Reconstruction() const {
       }
       log_(absl::StrFormat("reconstruction %s, %d tokens, %d windows", Name(method), length,
                            windows.size()));
-      absl::StatusOr<json> row =
-          ReconstructAll(method, windows, [](int64_t tokens) { return static_cast<int>(tokens); });
+      absl::StatusOr<json> row = ReconstructAll(method, windows, /*length_factor=*/1.0);
       if (!row.ok() && IsNotAvailable(row.status())) {
         entry = NotAvailable(row.status());
         break;
@@ -216,9 +215,7 @@ absl::StatusOr<json> Evaluator::Documents() const {
   for (Method method : options_.methods) {
     log_(absl::StrFormat("documents %s, %d whole documents of 8 to %d tokens", Name(method),
                          documents.size(), options_.document_max_tokens));
-    absl::StatusOr<json> row = ReconstructAll(method, documents, [](int64_t tokens) {
-      return static_cast<int>(tokens + tokens / 2);
-    });
+    absl::StatusOr<json> row = ReconstructAll(method, documents, /*length_factor=*/1.5);
     if (!row.ok() && IsNotAvailable(row.status())) {
       result[Name(method)] = NotAvailable(row.status());
       continue;

@@ -98,11 +98,11 @@ class Evaluator {
 
  private:
   // BLEU-4 of `method`'s greedy Reconstruct of each context (up to
-  // max_new_tokens(context length) tokens), as a results row; n/a when the
-  // method cannot compress or reconstruct.
-  absl::StatusOr<nlohmann::json> ReconstructAll(
-      Method method, const std::vector<std::vector<int32_t>>& contexts,
-      const std::function<int(int64_t tokens)>& max_new_tokens) const;
+  // `length_factor` x its tokens generated), as a results row;
+  // FAILED_PRECONDITION when the method cannot compress or reconstruct.
+  absl::StatusOr<nlohmann::json> ReconstructAll(Method method,
+                                                const std::vector<std::vector<int32_t>>& contexts,
+                                                double length_factor) const;
   // `ids` as a session would hold them after appends of append_tokens each.
   absl::StatusOr<std::shared_ptr<const Memory>> CompressByAppends(
       Method method, const std::vector<int32_t>& ids) const;

@@ -178,6 +178,18 @@ def targets(report):
 
 # ---------------------------------------------------------------- tables
 
+def bleu_cells(r):
+    """The cells a reconstruction row and a documents row share: ratio to exact text."""
+    prec = " / ".join(f"{p:.2f}" for p in r["precisions"])
+    return (f"{r['ratio']:.1f}x | {r['bleu']:.4f} | {prec} | {r['brevity_penalty']:.3f} | "
+            f"{r['exact_text_rate']:.0%}")
+
+
+def example_block(title, ex):
+    return [title, "", "reference:", "", "```", ex["reference"].strip()[:700], "```", "",
+            "reconstruction:", "", "```", ex["hypothesis"].strip()[:700] or "(nothing)", "```", ""]
+
+
 def reconstruction_table(report):
     out = ["| method | tokens | windows | memory slots | ratio | BLEU-4 | 1-4-gram precisions | "
            "brevity penalty | exact text | seconds |",
@@ -188,11 +200,8 @@ def reconstruction_table(report):
             out.append(f"| {m} | {reason(entry)} | | | | | | | | |")
             continue
         for r in entry["results"]:
-            prec = " / ".join(f"{p:.2f}" for p in r["precisions"])
             out.append(f"| {m} | {r['length']} | {r['samples']} | {r['memory_slots']:.0f} | "
-                       f"{r['ratio']:.1f}x | {r['bleu']:.4f} | {prec} | "
-                       f"{r['brevity_penalty']:.3f} | {r['exact_text_rate']:.0%} | "
-                       f"{r['seconds']:.0f} |")
+                       f"{bleu_cells(r)} | {r['seconds']:.0f} |")
     return "\n".join(out)
 
 
@@ -205,20 +214,14 @@ def documents_table(report):
         if not ok(r):
             out.append(f"| {m} | {reason(r)} | | | | | | | | | |")
             continue
-        prec = " / ".join(f"{p:.2f}" for p in r["precisions"])
         out.append(f"| {m} | {r['samples']} | {r['sources']} | {r['mean_tokens']:.0f} | "
-                   f"{r['ratio']:.1f}x | {r['bleu']:.4f} | {prec} | {r['brevity_penalty']:.3f} | "
-                   f"{r['exact_text_rate']:.0%} | {r['cut_short_rate']:.0%} | {r['seconds']:.0f} |")
-    examples = []
+                   f"{bleu_cells(r)} | {r['cut_short_rate']:.0%} | {r['seconds']:.0f} |")
+    out.append("")
     for m in methods_of(report):
         r = report["documents"].get(m)
-        if m == "NONE" or not ok(r):
-            continue
-        ex = r["example"]
-        examples += ["", f"{m}, the first document:", "", "reference:", "", "```",
-                     ex["reference"].strip()[:700], "```", "", "reconstruction:", "", "```",
-                     ex["hypothesis"].strip()[:700] or "(nothing)", "```"]
-    return "\n".join(out + examples)
+        if m != "NONE" and ok(r):
+            out += example_block(f"{m}, the first document:", r["example"])
+    return "\n".join(out).rstrip()
 
 
 def passkey_table(report):
@@ -299,10 +302,9 @@ def examples(report):
         if m == "NONE":
             continue
         for r in rows(report.get("reconstruction", {}).get(m))[:1]:
-            ex = r["example"]
-            out += [f"{m}, a {r['length']}-token window (BLEU-4 of its set {r['bleu']:.3f}):", "",
-                    "reference:", "", "```", ex["reference"].strip()[:700], "```", "",
-                    "reconstruction:", "", "```", ex["hypothesis"].strip()[:700], "```", ""]
+            out += example_block(
+                f"{m}, a {r['length']}-token window (BLEU-4 of its set {r['bleu']:.3f}):",
+                r["example"])
     return "\n".join(out)
 
 
