@@ -67,6 +67,50 @@ std::vector<std::string> CheckpointProblems(const IcFormerConfig& config, const 
   return problems;
 }
 
+// Overwrites each former layer's tensors in `weights` with float copies of
+// the decoder's layer of the same index (InitOptions::layers_from_decoder).
+absl::Status CopyDecoderLayers(const IcFormerConfig& config, const Decoder& decoder,
+                               WeightMap* weights) {
+  const transformer::DecoderConfig& d = decoder.config();
+  if (d.rope_theta != config.rope_theta) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "IC-Former: layers_from_decoder needs the decoder's rope_theta ", d.rope_theta,
+        " in the former's config, not ", config.rope_theta));
+  }
+  // former name -> decoder name, within a layer
+  const std::pair<const char*, const char*> sources[] = {
+      {"cross_attn.q_proj.weight", "self_attn.q_proj.weight"},
+      {"cross_attn.k_proj.weight", "self_attn.k_proj.weight"},
+      {"cross_attn.v_proj.weight", "self_attn.v_proj.weight"},
+      {"cross_attn.o_proj.weight", "self_attn.o_proj.weight"},
+      {"cross_input_layernorm.weight", "input_layernorm.weight"},
+      {"context_layernorm.weight", "input_layernorm.weight"},
+      {"post_attention_layernorm.weight", "post_attention_layernorm.weight"},
+      {"mlp.gate_proj.weight", "mlp.gate_proj.weight"},
+      {"mlp.up_proj.weight", "mlp.up_proj.weight"},
+      {"mlp.down_proj.weight", "mlp.down_proj.weight"},
+  };
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    for (const auto& [mine, theirs] : sources) {
+      const std::string from = absl::StrCat("model.layers.", i, ".", theirs);
+      torch::Tensor& to = (*weights)[LayerName(i, mine)];
+      const auto it = decoder.weights().find(from);
+      if (it == decoder.weights().end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "IC-Former: layers_from_decoder needs a Llama decoder with at least ",
+            config.num_hidden_layers, " layers; it has no ", from));
+      }
+      if (it->second.sizes() != to.sizes()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "IC-Former: layers_from_decoder: the decoder's ", from, " is ", ShapeOf(it->second),
+            ", the former's ", LayerName(i, mine), " ", ShapeOf(to)));
+      }
+      to = it->second.to(torch::kCPU, torch::kFloat).clone();
+    }
+  }
+  return absl::OkStatus();
+}
+
 // One chunk of one context, as Compress schedules it.
 struct ChunkJob {
   size_t context;  // index into the contexts
@@ -197,13 +241,13 @@ IcFormer::IcFormer(IcFormerConfig config, IcFormerOptions options, std::vector<L
                                                     decoder_->options().device)) {}
 
 absl::StatusOr<std::unique_ptr<IcFormer>> IcFormer::Initialize(
-    const IcFormerConfig& config, std::shared_ptr<const Decoder> decoder, uint64_t seed,
-    bool with_ft, const IcFormerOptions& options) {
+    const IcFormerConfig& config, std::shared_ptr<const Decoder> decoder, const InitOptions& init,
+    const IcFormerOptions& options) {
   if (absl::Status s = ValidateIcFormerConfig(config); !s.ok()) return s;
   if (decoder == nullptr) return absl::InvalidArgumentError("IC-Former: no decoder");
   return GuardTorch("IcFormer::Initialize", [&]() -> absl::StatusOr<std::unique_ptr<IcFormer>> {
     torch::NoGradGuard no_grad;
-    at::Generator gen = at::detail::createCPUGenerator(seed);
+    at::Generator gen = at::detail::createCPUGenerator(init.seed);
     // The word embeddings' scale (their root mean square): the digests are
     // decoder inputs among word embeddings, and the final norm sets theirs.
     const double scale =
@@ -217,11 +261,14 @@ absl::StatusOr<std::unique_ptr<IcFormer>> IcFormer::Initialize(
                                           : 0.02 * at::randn(shape, gen, torch::kFloat);
       }
     }
+    if (init.layers_from_decoder) {
+      if (absl::Status s = CopyDecoderLayers(config, *decoder, &weights); !s.ok()) return s;
+    }
     const int64_t k = config.num_query_tokens, C = config.hidden_size;
     IcFormerParams params;
     params.digest_embeddings = scale * at::randn({1, k, C}, gen, torch::kFloat);
     params.ae = scale * at::randn({1, 1, C}, gen, torch::kFloat);
-    if (with_ft) params.ft = scale * at::randn({1, 1, C}, gen, torch::kFloat);
+    if (init.with_ft) params.ft = scale * at::randn({1, 1, C}, gen, torch::kFloat);
     return Create(config, std::move(weights), std::move(params), std::move(decoder), options);
   });
 }

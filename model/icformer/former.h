@@ -111,15 +111,30 @@ class IcFormer {
 
   // --- Training (model/train); serving never calls these. ---
 
-  // Initialize makes a former with fresh weights from `seed`, to be trained:
-  // projections ~ N(0, 0.02^2), norms 1 except the final one, which starts
-  // at the word embeddings' root mean square s (so that digests enter the
-  // decoder at the scale of the embeddings they sit among; with 1 they would
-  // be 1/s times larger, 7.4x for SmolLM2), and digest_embeddings, AE and
-  // (when `with_ft`) FT ~ N(0, s^2). Errors as Create.
+  // How Initialize starts a former.
+  struct InitOptions {
+    uint64_t seed = 0;
+    bool with_ft = false;
+    // Layer i's attention, MLP and norms start as copies of the decoder's
+    // layer i (its input norm serving both cross_input_layernorm and
+    // context_layernorm) instead of at random: a Llama decoder with at least
+    // num_hidden_layers layers whose shapes and rope_theta the config shares.
+    // The former then starts from attention maps that already read word
+    // embeddings, as the RCC encoder starts from the decoder's first layers.
+    bool layers_from_decoder = false;
+  };
+
+  // Initialize makes a former with fresh weights from `init.seed`, to be
+  // trained: projections ~ N(0, 0.02^2) (or the decoder's, see InitOptions),
+  // norms 1 except the final one, which starts at the word embeddings' root
+  // mean square s (so that digests enter the decoder at the scale of the
+  // embeddings they sit among; with 1 they would be 1/s times larger, 7.4x
+  // for SmolLM2), and digest_embeddings, AE and (when `with_ft`) FT ~
+  // N(0, s^2). Errors as Create; INVALID_ARGUMENT when layers_from_decoder
+  // and the decoder's layers do not fit the config.
   static absl::StatusOr<std::unique_ptr<IcFormer>> Initialize(
       const IcFormerConfig& config, std::shared_ptr<const transformer::Decoder> decoder,
-      uint64_t seed, bool with_ft, const IcFormerOptions& options = {});
+      const InitOptions& init, const IcFormerOptions& options = {});
 
   // Parameters names every learned tensor as the checkpoint does
   // (model.safetensors' names, then "digest_embeddings", "AE" and, when

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/icformer/checkpoint.h"
@@ -366,7 +368,7 @@ TEST_F(IcFormerTest, CompressChunksGivesCompressDigestsAndGradients) {
 
 TEST_F(IcFormerTest, InitializedFormerSavesAndLoadsBack) {
   absl::StatusOr<std::unique_ptr<IcFormer>> fresh =
-      IcFormer::Initialize(former_->config(), *decoder_, /*seed=*/5, /*with_ft=*/true);
+      IcFormer::Initialize(former_->config(), *decoder_, {.seed = 5, .with_ft = true});
   ASSERT_TRUE(fresh.ok()) << fresh.status();
   EXPECT_TRUE((*fresh)->can_answer());
   const std::string dir = std::string(getenv("TEST_TMPDIR")) + "/saved_former";
@@ -387,10 +389,44 @@ TEST_F(IcFormerTest, InitializedFormerSavesAndLoadsBack) {
   EXPECT_TRUE(torch::equal((*x)[0], (*y)[0]));
   // The same seed gives the same former.
   absl::StatusOr<std::unique_ptr<IcFormer>> again =
-      IcFormer::Initialize(former_->config(), *decoder_, /*seed=*/5, /*with_ft=*/true);
+      IcFormer::Initialize(former_->config(), *decoder_, {.seed = 5, .with_ft = true});
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(torch::equal((*again)->params().digest_embeddings,
                            (*fresh)->params().digest_embeddings));
+}
+
+TEST_F(IcFormerTest, InitializesLayersFromTheDecoder) {
+  IcFormerConfig config = former_->config();  // the test decoder's layer shapes, 3 layers
+  config.num_hidden_layers = 2;                // the test decoder has 2
+  absl::StatusOr<std::unique_ptr<IcFormer>> former =
+      IcFormer::Initialize(config, *decoder_, {.seed = 5, .layers_from_decoder = true});
+  ASSERT_TRUE(former.ok()) << former.status();
+  const WeightMap& decoder_weights = (*decoder_)->weights();
+  int copied = 0;
+  for (const auto& [name, tensor] : (*former)->Parameters()) {
+    for (const auto& [mine, theirs] :
+         {std::pair{".cross_attn.k_proj.weight", ".self_attn.k_proj.weight"},
+          std::pair{".context_layernorm.weight", ".input_layernorm.weight"},
+          std::pair{".cross_input_layernorm.weight", ".input_layernorm.weight"},
+          std::pair{".mlp.down_proj.weight", ".mlp.down_proj.weight"}}) {
+      if (!absl::EndsWith(name, mine)) continue;
+      std::string from = absl::StrReplaceAll(name, {{"encoder.", "model."}, {mine, theirs}});
+      EXPECT_TRUE(torch::equal(tensor, decoder_weights.at(from))) << name << " vs " << from;
+      ++copied;
+    }
+  }
+  EXPECT_EQ(copied, 2 * 4);
+
+  // More layers than the decoder has, or another rotary base: refused.
+  absl::StatusOr<std::unique_ptr<IcFormer>> deeper =
+      IcFormer::Initialize(former_->config(), *decoder_, {.layers_from_decoder = true});
+  EXPECT_EQ(deeper.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(deeper.status().message(), HasSubstr("model.layers.2."));
+  config.rope_theta = 500000;
+  absl::StatusOr<std::unique_ptr<IcFormer>> other_rope =
+      IcFormer::Initialize(config, *decoder_, {.layers_from_decoder = true});
+  EXPECT_EQ(other_rope.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(other_rope.status().message(), HasSubstr("rope_theta"));
 }
 
 }  // namespace

@@ -69,6 +69,10 @@ ABSL_FLAG(int64_t, layers, 3, "former layers");
 ABSL_FLAG(int64_t, heads, 9, "attention heads");
 ABSL_FLAG(int64_t, kv_heads, 3, "key/value heads");
 ABSL_FLAG(int64_t, intermediate, 1536, "SwiGLU width");
+ABSL_FLAG(bool, layers_from_decoder, false,
+          "ae, fresh run: start the former's layers as copies of the decoder's first --layers "
+          "layers (and its rope_theta), which needs --heads, --kv_heads and --intermediate to "
+          "match the decoder's");
 ABSL_FLAG(int64_t, log_every, 10, "steps between progress lines");
 ABSL_FLAG(int64_t, eval_every, 200, "steps between validation passes");
 ABSL_FLAG(int64_t, eval_windows, 32, "validation windows");
@@ -223,8 +227,11 @@ absl::StatusOr<std::unique_ptr<IcFormer>> FreshAeFormer(std::shared_ptr<const De
   config.num_query_tokens = absl::GetFlag(FLAGS_digests);
   config.max_chunk_len = absl::GetFlag(FLAGS_chunk_tokens);
   config.rms_norm_eps = decoder->config().norm_eps;
-  return IcFormer::Initialize(config, std::move(decoder), absl::GetFlag(FLAGS_seed),
-                              /*with_ft=*/false);
+  IcFormer::InitOptions init;
+  init.seed = absl::GetFlag(FLAGS_seed);
+  init.layers_from_decoder = absl::GetFlag(FLAGS_layers_from_decoder);
+  if (init.layers_from_decoder) config.rope_theta = decoder->config().rope_theta;
+  return IcFormer::Initialize(config, std::move(decoder), init);
 }
 
 absl::Status Run() {
