@@ -544,6 +544,8 @@ grpc::ServerWriteReactor<v1::ReconstructResponse>* ContextCompressionService::Re
     job.sampling.max_new_tokens = request->max_tokens() > 0
                                       ? request->max_tokens()
                                       : static_cast<int>(std::min<int64_t>(about, limits_.max_new_tokens));
+    job.sampling.min_new_tokens = model::ReconstructMinTokens(
+        session->memory->tokens(), model::kDefaultReconstructMinShare, job.sampling.max_new_tokens);
     RunGeneration(tenant, std::move(job), "", {}, context, stream);
   });
   if (!status.ok()) stream->Close(ToGrpcStatus(status));

@@ -390,6 +390,14 @@ TEST(EngineSharedEncoderRccTest, LoadsCompressesAnswersAndReconstructs) {
   }
 }
 
+TEST(ReconstructMinTokensTest, IsAShareOfTheCompressedTokensWithinTheCap) {
+  EXPECT_EQ(ReconstructMinTokens(100, 0.5, 200), 50);
+  EXPECT_EQ(ReconstructMinTokens(7, 0.5, 200), 3);
+  EXPECT_EQ(ReconstructMinTokens(100, 0.5, 30), 30);  // never above max_new_tokens
+  EXPECT_EQ(ReconstructMinTokens(100, 0, 200), 0);
+  EXPECT_EQ(ReconstructMinTokens(100, 1, 200), 100);
+}
+
 TEST(EngineLoadTest, BadOptionsAreExplained) {
   EngineOptions options;
   options.decoder_dir = "/no/such/dir";

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -502,6 +503,7 @@ absl::StatusOr<GenerationRequest> TorchEngine::BuildRequest(const GenerationJob&
   GenerationRequest request;
   transformer::SamplingParams& s = request.sampling;
   s.max_new_tokens = job.sampling.max_new_tokens;
+  s.min_new_tokens = job.sampling.min_new_tokens;
   s.temperature = job.sampling.temperature;
   s.top_k = job.sampling.top_k;
   s.top_p = job.sampling.top_p;
@@ -836,6 +838,11 @@ absl::StatusOr<double> TorchEngine::ScoreContinuation(
 }
 
 }  // namespace
+
+int ReconstructMinTokens(int64_t compressed_tokens, double min_share, int max_new_tokens) {
+  const double wanted = std::floor(std::max(0.0, min_share) * static_cast<double>(compressed_tokens));
+  return static_cast<int>(std::min<double>(wanted, std::max(0, max_new_tokens)));
+}
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options) {
   if (options.dtype != "float32" && options.dtype != "bfloat16") {

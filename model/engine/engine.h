@@ -105,12 +105,22 @@ struct ModelDescription {
 
 struct Sampling {
   int max_new_tokens = 256;
+  // Stop tokens are not chosen before this many tokens (<= max_new_tokens).
+  int min_new_tokens = 0;
   double temperature = 0;  // 0: greedy
   int top_k = 0;           // 0: off
   double top_p = 1.0;      // 1: off
   double repetition_penalty = 1.0;
   uint64_t seed = 0;
 };
+
+// ReconstructMinTokens is Reconstruct's length policy, shared by the server
+// and the evaluation: a memory of `compressed_tokens` tokens is regenerated
+// without a stop token before min_share * compressed_tokens tokens (at most
+// max_new_tokens). A reconstruction is about as long as its text, and a
+// weakly trained compressor otherwise ends short texts after a token or two.
+int ReconstructMinTokens(int64_t compressed_tokens, double min_share, int max_new_tokens);
+inline constexpr double kDefaultReconstructMinShare = 0.5;
 
 enum class Task {
   kAnswer,       // answer `prompt` from the memory

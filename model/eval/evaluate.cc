@@ -53,6 +53,9 @@ ABSL_FLAG(std::string, reconstruction_lengths, "128,256,512", "window lengths in
 ABSL_FLAG(int, reconstruction_samples, 8, "windows per length");
 ABSL_FLAG(int, document_samples, 12, "whole short test documents reconstructed");
 ABSL_FLAG(int64_t, document_max_tokens, 256, "the longest of those documents, in tokens");
+ABSL_FLAG(double, reconstruct_min_share, ccs::model::kDefaultReconstructMinShare,
+          "reconstructions do not stop before this share of the compressed tokens (the "
+          "server's Reconstruct uses the default)");
 ABSL_FLAG(std::string, passkey_lengths, "1024,2048,4096,8192,16384", "context lengths in tokens");
 ABSL_FLAG(int, passkey_samples, 5, "contexts per length");
 ABSL_FLAG(int64_t, append_tokens, 512, "tokens per append when a context is built up");
@@ -109,6 +112,12 @@ absl::Status Run() {
   options.reconstruction_samples = absl::GetFlag(FLAGS_reconstruction_samples);
   options.document_samples = absl::GetFlag(FLAGS_document_samples);
   options.document_max_tokens = absl::GetFlag(FLAGS_document_max_tokens);
+  options.reconstruct_min_share = absl::GetFlag(FLAGS_reconstruct_min_share);
+  if (!(options.reconstruct_min_share >= 0 && options.reconstruct_min_share <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("--reconstruct_min_share is ",
+                                                   options.reconstruct_min_share,
+                                                   ": must be in [0, 1]"));
+  }
   options.passkey_samples = absl::GetFlag(FLAGS_passkey_samples);
   options.append_tokens = absl::GetFlag(FLAGS_append_tokens);
   options.qa_samples = absl::GetFlag(FLAGS_qa_samples);
@@ -177,6 +186,7 @@ absl::Status Run() {
         {"reconstruction_samples", options.reconstruction_samples},
         {"document_samples", options.document_samples},
         {"document_max_tokens", options.document_max_tokens},
+        {"reconstruct_min_share", options.reconstruct_min_share},
         {"passkey_lengths", options.passkey_lengths},
         {"passkey_samples", options.passkey_samples},
         {"append_tokens", options.append_tokens},

@@ -136,6 +136,8 @@ absl::StatusOr<json> Evaluator::ReconstructAll(
     job.memory = memory;
     job.task = Task::kReconstruct;
     job.sampling.max_new_tokens = static_cast<int>(length_factor * memory->tokens());
+    job.sampling.min_new_tokens = ReconstructMinTokens(
+        memory->tokens(), options_.reconstruct_min_share, job.sampling.max_new_tokens);
     jobs.push_back(std::move(job));
     slots += memory->slots();
     tokens += memory->tokens();

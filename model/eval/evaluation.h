@@ -65,6 +65,9 @@ struct EvalOptions {
   int reconstruction_samples = 8;
   int document_samples = 12;
   int64_t document_max_tokens = 256;
+  // Reconstructions do not stop before this share of the compressed tokens
+  // (ReconstructMinTokens, as the server's Reconstruct).
+  double reconstruct_min_share = kDefaultReconstructMinShare;
   std::vector<int64_t> passkey_lengths = {1024, 2048, 4096, 8192};
   int passkey_samples = 5;
   int passkey_max_new_tokens = 24;

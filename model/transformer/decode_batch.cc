@@ -3,6 +3,7 @@
 #include "model/transformer/decode_batch.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -23,6 +24,7 @@ struct DecodeBatch::Sequence {
   std::vector<int64_t> history;   // prompt ids, then generated ids
   std::vector<int64_t> stop_ids;  // sorted
   int64_t max_new_tokens = 0;
+  int64_t min_new_tokens = 0;
   GenerationResult result;
 };
 
@@ -167,6 +169,7 @@ absl::StatusOr<std::vector<DecodeBatch::SequenceId>> DecodeBatch::AddImpl(
     }
     std::sort(seq->stop_ids.begin(), seq->stop_ids.end());
     seq->max_new_tokens = r.sampling.max_new_tokens;
+    seq->min_new_tokens = r.sampling.min_new_tokens;
     seq->result.prompt_tokens = PromptLength(r);
     longest_prompt = std::max(longest_prompt, seq->result.prompt_tokens);
     most_new = std::max(most_new, seq->max_new_tokens);
@@ -224,7 +227,12 @@ absl::StatusOr<std::vector<DecodeBatch::Finished>> DecodeBatch::StepImpl(
   for (size_t row = 0; row < rows_.size(); ++row) {
     Sequence& seq = *rows_[row];
     GenerationResult& result = seq.result;
-    const int64_t token = seq.sampler.Next(logits[row], seq.history);
+    torch::Tensor row_logits = logits[row];  // [V]
+    if (static_cast<int64_t>(result.tokens.size()) < seq.min_new_tokens) {
+      row_logits = row_logits.clone().index_fill_(
+          0, torch::tensor(seq.stop_ids, torch::kLong), -std::numeric_limits<float>::infinity());
+    }
+    const int64_t token = seq.sampler.Next(row_logits, seq.history);
     seq.history.push_back(token);
     result.tokens.push_back(token);
     const bool go_on = !on_token || on_token(seq.id, token);

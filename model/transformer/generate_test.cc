@@ -211,6 +211,31 @@ TEST_F(GenerateTest, StopTokensAndIgnoreEos) {
   EXPECT_EQ((*results)[1].finish_reason, FinishReason::kStop);
 }
 
+TEST_F(GenerateTest, MinNewTokensHoldsBackTheStopTokens) {
+  // Sequence 1's first new token that it has not made before is its stop
+  // token; with min_new_tokens past it, that token is not chosen until then.
+  const std::vector<int64_t>& seq1 = f_.expected[1];
+  size_t stop_at = 1;
+  while (std::find(seq1.begin(), seq1.begin() + stop_at, seq1[stop_at]) !=
+         seq1.begin() + stop_at) {
+    ++stop_at;
+  }
+  ASSERT_LT(stop_at, seq1.size());
+  SamplingParams params;
+  params.max_new_tokens = 12;
+  params.min_new_tokens = static_cast<int64_t>(stop_at) + 3;
+  params.ignore_eos = true;
+  params.stop_token_ids = {seq1[stop_at]};
+  absl::StatusOr<std::vector<GenerationResult>> results =
+      Generate(*f_.decoder, Requests(f_.prompts, params));
+  ASSERT_TRUE(results.ok()) << results.status();
+  const std::vector<int64_t>& got = (*results)[1].tokens;
+  ASSERT_GE(got.size(), static_cast<size_t>(params.min_new_tokens));
+  // The same tokens up to the held-back one, then something else.
+  EXPECT_TRUE(std::equal(seq1.begin(), seq1.begin() + stop_at, got.begin()));
+  for (int64_t i = 0; i < params.min_new_tokens; ++i) EXPECT_NE(got[i], seq1[stop_at]) << i;
+}
+
 TEST_F(GenerateTest, PrefillHookRunsOncePerLayerOnPrefillOnly) {
   std::vector<int> calls;
   std::vector<int64_t> widths;
@@ -295,6 +320,13 @@ TEST(SamplingParamsTest, Validation) {
   p = SamplingParams();
   p.repetition_penalty = 0;
   EXPECT_THAT(ValidateSamplingParams(p).message(), HasSubstr("repetition_penalty"));
+  p = SamplingParams();
+  p.min_new_tokens = p.max_new_tokens + 1;
+  EXPECT_THAT(ValidateSamplingParams(p).message(), HasSubstr("min_new_tokens"));
+  p.min_new_tokens = -1;
+  EXPECT_THAT(ValidateSamplingParams(p).message(), HasSubstr("min_new_tokens"));
+  p.min_new_tokens = p.max_new_tokens;
+  EXPECT_TRUE(ValidateSamplingParams(p).ok());
 }
 
 // The logits processors, on hand-made numbers, against Hugging Face's rules.

@@ -11,6 +11,11 @@ absl::Status ValidateSamplingParams(const SamplingParams& p) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_new_tokens is ", p.max_new_tokens, ": must be >= 1"));
   }
+  if (p.min_new_tokens < 0 || p.min_new_tokens > p.max_new_tokens) {
+    return absl::InvalidArgumentError(absl::StrCat("min_new_tokens is ", p.min_new_tokens,
+                                                   ": must be in [0, max_new_tokens = ",
+                                                   p.max_new_tokens, "]"));
+  }
   if (!std::isfinite(p.temperature) || p.temperature < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "temperature is ", p.temperature, ": must be >= 0 (0 = greedy)"));

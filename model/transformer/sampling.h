@@ -26,6 +26,10 @@ namespace ccs::model::transformer {
 struct SamplingParams {
   // Tokens to generate at most (>= 1).
   int64_t max_new_tokens = 128;
+  // Tokens to generate before a stop token (stop_token_ids or the model's
+  // EOS) may be chosen: until then their logits are -inf (Hugging Face's
+  // min_new_tokens). 0 <= min_new_tokens <= max_new_tokens; 0: off.
+  int64_t min_new_tokens = 0;
   // 0: greedy. > 0: logits are divided by it before sampling.
   double temperature = 0.0;
   // Keep only the k most likely tokens (ties at the k-th kept). 0: off.
