@@ -25,6 +25,14 @@ TARGETS = {
 ORDER = ["NONE", "IC_FORMER", "RCC"]
 
 
+def length_clause(settings):
+    """Where the run's reconstructions may end (reconstruct_min_share; older runs had none)."""
+    share = settings.get("reconstruct_min_share", 0)
+    if share:
+        return f"with no end-of-text before {share:g} x the compressed tokens, as the server decodes"
+    return "ending where the model chose"
+
+
 def fmt(value, digits=3):
     if value is None:
         return "n/a"
@@ -415,7 +423,8 @@ def document(report, plots, command):
     if "reconstruction" in report:
         parts += ["## Reconstruction", "",
                   "Windows of the test split, compressed in one Compress call each and",
-                  "reconstructed greedily (Reconstruct), at most as many tokens as were compressed.",
+                  "reconstructed greedily (Reconstruct), at most as many tokens as were compressed,",
+                  f"{length_clause(s)}.",
                   "Corpus BLEU-4 as sacrebleu computes it (13a tokenisation, brevity penalty;",
                   "model/eval/bleu.h, checked against sacrebleu in bleu_test), on a 0-1 scale.",
                   "The ratio is context tokens / memory slots. NONE holds the tokens themselves,",
@@ -430,7 +439,8 @@ def document(report, plots, command):
                   f"{s.get('document_samples')} whole documents of the test split, each of 8 to "
                   f"{s.get('document_max_tokens')} tokens, their",
                   "corpus sources taken in turn, each compressed and reconstructed greedily",
-                  "(Reconstruct, up to 1.5x the compressed tokens): where a text begins and ends,",
+                  f"(Reconstruct, up to 1.5x the compressed tokens, {length_clause(s)}):",
+                  "where a text begins and ends,",
                   "which windows cut from running text do not test. \"Cut short\" counts",
                   "reconstructions under half the reference's characters.", "",
                   documents_table(report), ""]
