@@ -104,7 +104,8 @@ const std::map<std::string, std::string>& CommandHelp() {
        "  context is compressed for this call only.\n"},
       {"reconstruct",
        "ccs reconstruct --session=ID [--max_tokens=N]\n"
-       "  Regenerates the compressed text from the session's memory.\n"},
+       "  Regenerates the compressed text from the session's memory, greedily, with\n"
+       "  no end before half as many tokens as were compressed (or N, if fewer).\n"},
       {"sessions",
        "ccs sessions list [--page_size=N] | get ID | delete ID\n"
        "  Lists, describes or deletes your sessions.\n"},
