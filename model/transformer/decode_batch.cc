@@ -25,6 +25,7 @@ struct DecodeBatch::Sequence {
   std::vector<int64_t> stop_ids;  // sorted
   int64_t max_new_tokens = 0;
   int64_t min_new_tokens = 0;
+  torch::Tensor held_back;  // stop_ids as a tensor, while min_new_tokens holds them back
   GenerationResult result;
 };
 
@@ -170,6 +171,7 @@ absl::StatusOr<std::vector<DecodeBatch::SequenceId>> DecodeBatch::AddImpl(
     std::sort(seq->stop_ids.begin(), seq->stop_ids.end());
     seq->max_new_tokens = r.sampling.max_new_tokens;
     seq->min_new_tokens = r.sampling.min_new_tokens;
+    if (seq->min_new_tokens > 0) seq->held_back = torch::tensor(seq->stop_ids, torch::kLong);
     seq->result.prompt_tokens = PromptLength(r);
     longest_prompt = std::max(longest_prompt, seq->result.prompt_tokens);
     most_new = std::max(most_new, seq->max_new_tokens);
@@ -229,8 +231,8 @@ absl::StatusOr<std::vector<DecodeBatch::Finished>> DecodeBatch::StepImpl(
     GenerationResult& result = seq.result;
     torch::Tensor row_logits = logits[row];  // [V]
     if (static_cast<int64_t>(result.tokens.size()) < seq.min_new_tokens) {
-      row_logits = row_logits.clone().index_fill_(
-          0, torch::tensor(seq.stop_ids, torch::kLong), -std::numeric_limits<float>::infinity());
+      row_logits = row_logits.clone().index_fill_(0, seq.held_back,
+                                                  -std::numeric_limits<float>::infinity());
     }
     const int64_t token = seq.sampler.Next(row_logits, seq.history);
     seq.history.push_back(token);

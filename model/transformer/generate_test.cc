@@ -188,14 +188,21 @@ TEST_F(GenerateTest, TopKOneEqualsGreedy) {
   EXPECT_EQ(Tokens(Generate(*f_.decoder, Requests(f_.prompts, top1))), f_.expected);
 }
 
+// The index of the first token after the first that `tokens` has not had
+// before (tokens.size() when there is none).
+size_t FirstNewToken(const std::vector<int64_t>& tokens) {
+  size_t i = 1;
+  while (i < tokens.size() && std::find(tokens.begin(), tokens.begin() + i, tokens[i]) !=
+                                  tokens.begin() + i) {
+    ++i;
+  }
+  return i;
+}
+
 TEST_F(GenerateTest, StopTokensAndIgnoreEos) {
   // Stop sequence 1 at the first token it makes that it has not made before.
   const std::vector<int64_t>& seq1 = f_.expected[1];
-  size_t stop_at = 1;
-  while (std::find(seq1.begin(), seq1.begin() + stop_at, seq1[stop_at]) !=
-         seq1.begin() + stop_at) {
-    ++stop_at;
-  }
+  const size_t stop_at = FirstNewToken(seq1);
   ASSERT_LT(stop_at, seq1.size());
   SamplingParams params;
   params.max_new_tokens = 10;
@@ -215,11 +222,7 @@ TEST_F(GenerateTest, MinNewTokensHoldsBackTheStopTokens) {
   // Sequence 1's first new token that it has not made before is its stop
   // token; with min_new_tokens past it, that token is not chosen until then.
   const std::vector<int64_t>& seq1 = f_.expected[1];
-  size_t stop_at = 1;
-  while (std::find(seq1.begin(), seq1.begin() + stop_at, seq1[stop_at]) !=
-         seq1.begin() + stop_at) {
-    ++stop_at;
-  }
+  const size_t stop_at = FirstNewToken(seq1);
   ASSERT_LT(stop_at, seq1.size());
   SamplingParams params;
   params.max_new_tokens = 12;
